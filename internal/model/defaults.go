@@ -1,0 +1,208 @@
+package model
+
+import (
+	"strings"
+	"time"
+)
+
+// Defaults written into a document before validation. Each is documented on
+// the field it fills.
+const (
+	DefaultAdminListen         = "127.0.0.1:9090"
+	DefaultShutdownTimeout     = 30 * time.Second
+	DefaultInterval            = 10 * time.Second
+	DefaultTimeout             = 5 * time.Second
+	DefaultThreshold           = 3
+	DefaultExpectedStatus      = "200-399"
+	DefaultRecordTTL           = 300 * time.Second
+	DefaultDeregistrationDelay = 300 * time.Second
+	DefaultStickiness          = 24 * time.Hour
+)
+
+// SetDefaults fills every field left unset with its documented default. It
+// never changes a value that was set, so validation still sees every mistake.
+func (d *Document) SetDefaults() {
+	if d.Server.Admin.Listen == "" {
+		d.Server.Admin.Listen = DefaultAdminListen
+	}
+	if d.Server.ShutdownTimeout == 0 {
+		d.Server.ShutdownTimeout = Duration(DefaultShutdownTimeout)
+	}
+	d.State.SetDefaults()
+}
+
+// SetDefaults fills every resource field left unset with its documented default.
+func (s *State) SetDefaults() {
+	for i := range s.HealthChecks {
+		hc := &s.HealthChecks[i]
+		if hc.InitialState == "" {
+			hc.InitialState = Healthy
+		}
+		if hc.Type.probes() {
+			hc.Probe.setDefaults(true)
+		}
+	}
+	for i := range s.HostedZones {
+		s.HostedZones[i].setDefaults()
+	}
+	for i := range s.TargetGroups {
+		s.TargetGroups[i].setDefaults()
+	}
+	for i := range s.LoadBalancers {
+		for j := range s.LoadBalancers[i].Listeners {
+			s.LoadBalancers[i].Listeners[j].setDefaults()
+		}
+	}
+}
+
+// probes reports whether checks of type t send probes to an endpoint.
+func (t CheckType) probes() bool {
+	return t == CheckHTTP || t == CheckHTTPS || t == CheckTCP || t == CheckGRPC
+}
+
+func (p *Probe) setDefaults(named bool) {
+	if p.Interval == 0 {
+		p.Interval = Duration(DefaultInterval)
+	}
+	if p.Timeout == 0 {
+		p.Timeout = Duration(min(DefaultTimeout, p.Interval.D()/2))
+	}
+	if p.ConnectTimeout == 0 {
+		p.ConnectTimeout = p.Timeout
+	}
+	if p.HealthyThreshold == 0 {
+		p.HealthyThreshold = DefaultThreshold
+	}
+	if p.UnhealthyThreshold == 0 {
+		p.UnhealthyThreshold = DefaultThreshold
+	}
+	if p.Type == CheckHTTP || p.Type == CheckHTTPS {
+		if p.Path == "" {
+			p.Path = "/"
+		}
+		if p.Method == "" {
+			p.Method = "GET"
+		}
+		if p.ExpectedStatus == "" {
+			p.ExpectedStatus = DefaultExpectedStatus
+		}
+	}
+	// Named checks probe a fixed endpoint; target-group probes default to
+	// each target's own port (Port 0).
+	if named && p.Port == 0 {
+		switch p.Type {
+		case CheckHTTP:
+			p.Port = 80
+		case CheckHTTPS:
+			p.Port = 443
+		}
+	}
+}
+
+func (z *HostedZone) setDefaults() {
+	apex := strings.TrimSuffix(z.Name, ".")
+	if len(z.NameServers) == 0 && apex != "" {
+		z.NameServers = []string{"ns1." + apex + "."}
+	}
+	soa := &z.SOA
+	if soa.MName == "" && len(z.NameServers) > 0 {
+		soa.MName = z.NameServers[0]
+	}
+	if soa.RName == "" && apex != "" {
+		soa.RName = "hostmaster." + apex + "."
+	}
+	setDur(&soa.Refresh, 2*time.Hour)
+	setDur(&soa.Retry, 15*time.Minute)
+	setDur(&soa.Expire, 14*24*time.Hour)
+	setDur(&soa.NegativeTTL, 15*time.Minute)
+	setDur(&soa.TTL, 15*time.Minute)
+	for i := range z.Records {
+		r := &z.Records[i]
+		if r.TTL == nil && r.Alias == nil {
+			ttl := Duration(DefaultRecordTTL)
+			r.TTL = &ttl
+		}
+	}
+}
+
+func (tg *TargetGroup) setDefaults() {
+	if tg.Algorithm == "" {
+		tg.Algorithm = RoundRobin
+	}
+	if tg.CrossZone == nil {
+		tg.CrossZone = ptr(true)
+	}
+	if tg.DNSFailover == nil {
+		tg.DNSFailover = &Threshold{Count: 1}
+	}
+	if tg.RoutingFailover == nil {
+		tg.RoutingFailover = &Threshold{Count: 1}
+	}
+	if tg.DeregistrationDelay == nil {
+		tg.DeregistrationDelay = ptr(Duration(DefaultDeregistrationDelay))
+	}
+	if tg.HealthCheck == nil {
+		tg.HealthCheck = &Probe{}
+	}
+	if tg.HealthCheck.Type == "" {
+		if tg.Protocol.IsL7() {
+			tg.HealthCheck.Type = CheckHTTP
+		} else {
+			tg.HealthCheck.Type = CheckTCP
+		}
+	}
+	tg.HealthCheck.setDefaults(false)
+	if tg.Stickiness != nil && tg.Stickiness.Duration == 0 && tg.Stickiness.Type != StickySourceIP {
+		tg.Stickiness.Duration = Duration(DefaultStickiness)
+	}
+	for i := range tg.Targets {
+		t := &tg.Targets[i]
+		if t.Port == 0 {
+			t.Port = tg.Port
+		}
+		if t.Weight == nil {
+			t.Weight = ptr(1)
+		}
+	}
+}
+
+func (l *Listener) setDefaults() {
+	if l.IdleTimeout == 0 {
+		switch {
+		case l.Protocol == ProtoUDP:
+			l.IdleTimeout = Duration(120 * time.Second)
+		case l.Protocol.IsL7():
+			l.IdleTimeout = Duration(60 * time.Second)
+		default:
+			l.IdleTimeout = Duration(350 * time.Second)
+		}
+	}
+	l.DefaultAction.setDefaults()
+	for i := range l.Rules {
+		l.Rules[i].Action.setDefaults()
+	}
+}
+
+func (a *Action) setDefaults() {
+	if f := a.Forward; f != nil {
+		for i := range f.TargetGroups {
+			if f.TargetGroups[i].Weight == nil {
+				f.TargetGroups[i].Weight = ptr(1)
+			}
+		}
+	}
+	if r := a.Redirect; r != nil && r.Status == 0 {
+		r.Status = 301
+	}
+	if f := a.FixedResponse; f != nil && f.ContentType == "" {
+		f.ContentType = "text/plain"
+	}
+}
+
+func setDur(d *Duration, v time.Duration) {
+	if *d == 0 {
+		*d = Duration(v)
+	}
+}
+
+func ptr[T any](v T) *T { return &v }

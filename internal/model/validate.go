@@ -1,0 +1,214 @@
+package model
+
+import (
+	"fmt"
+	"time"
+)
+
+// Validate reports every problem of the document: the server settings and
+// the state. It expects SetDefaults to have run. The error is an Errors.
+func (d *Document) Validate() error {
+	v := newValidator(&d.State)
+	srv := Path{}.Field("server")
+	if d.Server.Admin.Listen == "" {
+		v.add(srv.Field("admin").Field("listen"), "host:port", "is empty")
+	}
+	v.duration(srv.Field("shutdown_timeout"), d.Server.ShutdownTimeout, 0, time.Hour)
+	v.state()
+	return v.err()
+}
+
+// Validate reports every problem of the state: each resource on its own and
+// the references between them. It expects SetDefaults to have run.
+func (s *State) Validate() error {
+	v := newValidator(s)
+	v.state()
+	return v.err()
+}
+
+// validator holds the indexes that cross-resource checks need.
+type validator struct {
+	problems
+	s           *State
+	regions     map[string]*Region
+	zones       map[string]bool
+	checks      map[string]*HealthCheck
+	collections map[string]*CIDRCollection
+	groups      map[string]*TargetGroup
+	balancers   map[string]*LoadBalancer
+}
+
+func newValidator(s *State) *validator {
+	return &validator{
+		s:           s,
+		regions:     map[string]*Region{},
+		zones:       map[string]bool{},
+		checks:      map[string]*HealthCheck{},
+		collections: map[string]*CIDRCollection{},
+		groups:      map[string]*TargetGroup{},
+		balancers:   map[string]*LoadBalancer{},
+	}
+}
+
+func (v *validator) state() {
+	root := Path{}
+	// Index every named resource first so that references can be checked in
+	// any order, then check each resource.
+	seen := map[string]Path{}
+	for i := range v.s.Regions {
+		r := &v.s.Regions[i]
+		p := root.Field("regions").Index(i, r.Name)
+		if v.name(p, r.Name, "region", seen) {
+			v.regions[r.Name] = r
+		}
+	}
+	clear(seen)
+	for i, z := range v.s.Zones {
+		p := root.Field("zones").Index(i, z.Name)
+		if v.name(p, z.Name, "zone", seen) {
+			v.zones[z.Name] = true
+		}
+	}
+	clear(seen)
+	for i := range v.s.HealthChecks {
+		hc := &v.s.HealthChecks[i]
+		if v.name(root.Field("health_checks").Index(i, hc.Name), hc.Name, "health check", seen) {
+			v.checks[hc.Name] = hc
+		}
+	}
+	clear(seen)
+	for i := range v.s.CIDRCollections {
+		c := &v.s.CIDRCollections[i]
+		if v.name(root.Field("cidr_collections").Index(i, c.Name), c.Name, "CIDR collection", seen) {
+			v.collections[c.Name] = c
+		}
+	}
+	clear(seen)
+	for i := range v.s.TargetGroups {
+		tg := &v.s.TargetGroups[i]
+		if v.name(root.Field("target_groups").Index(i, tg.Name), tg.Name, "target group", seen) {
+			v.groups[tg.Name] = tg
+		}
+	}
+	clear(seen)
+	for i := range v.s.LoadBalancers {
+		lb := &v.s.LoadBalancers[i]
+		if v.name(root.Field("load_balancers").Index(i, lb.Name), lb.Name, "load balancer", seen) {
+			v.balancers[lb.Name] = lb
+		}
+	}
+
+	for i := range v.s.Regions {
+		v.region(root.Field("regions").Index(i, v.s.Regions[i].Name), &v.s.Regions[i])
+	}
+	for i, z := range v.s.Zones {
+		if z.Region != "" && v.regions[z.Region] == nil {
+			v.add(root.Field("zones").Index(i, z.Name).Field("region"), v.known("regions", keys(v.regions)), "region %q is not defined", z.Region)
+		}
+	}
+	v.healthChecks(root.Field("health_checks"))
+	for i := range v.s.CIDRCollections {
+		v.cidrCollection(root.Field("cidr_collections").Index(i, v.s.CIDRCollections[i].Name), &v.s.CIDRCollections[i])
+	}
+	v.hostedZones(root.Field("hosted_zones"))
+	for i := range v.s.TargetGroups {
+		v.targetGroup(root.Field("target_groups").Index(i, v.s.TargetGroups[i].Name), &v.s.TargetGroups[i])
+	}
+	v.loadBalancers(root.Field("load_balancers"))
+	v.zonalShifts(root.Field("zonal_shifts"))
+}
+
+// name checks a resource name at p (the element's path) and that it is
+// unique among seen. It reports whether the name is usable as a reference.
+func (v *validator) name(p Path, name, what string, seen map[string]Path) bool {
+	np := p.Field("name")
+	switch {
+	case name == "":
+		v.add(np, identAllowed, "a %s needs a name", what)
+		return false
+	case !identRE.MatchString(name):
+		v.add(np, identAllowed, "%q is not a valid %s name", name, what)
+		return false
+	}
+	if first, dup := seen[name]; dup {
+		v.add(np, "names are unique; first used at "+first.String(), "duplicate %s name %q", what, name)
+		return false
+	}
+	seen[name] = p
+	return true
+}
+
+func (v *validator) region(p Path, r *Region) {
+	if (r.Latitude == nil) != (r.Longitude == nil) {
+		v.add(p, "both latitude and longitude, or neither", "has only one of latitude and longitude")
+	}
+	v.coordinates(p, r.Latitude, r.Longitude)
+}
+
+func (v *validator) coordinates(p Path, lat, lon *float64) {
+	if lat != nil && (*lat < -90 || *lat > 90) {
+		v.add(p.Field("latitude"), "−90 to 90", "%g is out of range", *lat)
+	}
+	if lon != nil && (*lon < -180 || *lon > 180) {
+		v.add(p.Field("longitude"), "−180 to 180", "%g is out of range", *lon)
+	}
+}
+
+// zoneRef checks that p names a defined zone.
+func (v *validator) zoneRef(p Path, zone string) {
+	switch {
+	case zone == "":
+		v.add(p, v.known("zones", keys(v.zones)), "is required")
+	case !v.zones[zone]:
+		v.add(p, v.known("zones", keys(v.zones)), "zone %q is not defined", zone)
+	}
+}
+
+// intRange checks lo ≤ n ≤ hi.
+func (v *validator) intRange(p Path, n, lo, hi int) bool {
+	if n < lo || n > hi {
+		v.add(p, fmt.Sprintf("%d–%d", lo, hi), "%d is out of range", n)
+		return false
+	}
+	return true
+}
+
+// port checks a port number.
+func (v *validator) port(p Path, n int) { v.intRange(p, n, 1, 65535) }
+
+// duration checks lo ≤ d ≤ hi.
+func (v *validator) duration(p Path, d Duration, lo, hi time.Duration) bool {
+	allowed := fmtDur(lo) + " to " + fmtDur(hi)
+	switch {
+	case d.D() < lo:
+		v.add(p, allowed, "%s is below the minimum %s", d, fmtDur(lo))
+		return false
+	case d.D() > hi:
+		v.add(p, allowed, "%s is above the maximum %s", d, fmtDur(hi))
+		return false
+	}
+	return true
+}
+
+// fmtDur prints whole hours and minutes without trailing zero units.
+func fmtDur(d time.Duration) string {
+	s := d.String()
+	if d >= time.Minute && d%time.Minute == 0 {
+		s = s[:len(s)-2] // "1h0m0s" → "1h0m"
+		if d%time.Hour == 0 {
+			s = s[:len(s)-2]
+		}
+	}
+	return s
+}
+
+// known says what a reference may name.
+func (v *validator) known(what string, names []string) string {
+	if len(names) == 0 {
+		return "no " + what + " are defined"
+	}
+	if len(names) > 8 {
+		return fmt.Sprintf("one of the %d %s defined", len(names), what)
+	}
+	return "defined " + what + ": " + join(names)
+}
