@@ -89,7 +89,9 @@ func records(s *State) []zoneRecord {
 	var out []zoneRecord
 	for _, z := range s.HostedZones {
 		for _, r := range z.Records {
-			out = append(out, zoneRecord{z.Name, r})
+			// The canonical zone name, so that respelling a zone's name
+			// ("example.com" → "example.com.") does not change its records.
+			out = append(out, zoneRecord{CanonicalName(z.Name), r})
 		}
 	}
 	return out

@@ -6,8 +6,8 @@ import (
 )
 
 // Duration is a time.Duration written in Go syntax ("250ms", "10s", "1h30m")
-// in YAML and JSON. A bare number is refused: "10" could mean seconds or
-// milliseconds, and a guess would be wrong for someone.
+// in YAML and JSON. A bare number other than 0 is refused: "10" could mean
+// seconds or milliseconds, and a guess would be wrong for someone.
 type Duration time.Duration
 
 // D returns d as a time.Duration.

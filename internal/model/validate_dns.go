@@ -148,6 +148,9 @@ func (v *validator) record(p Path, r *RecordSet, apex string) bool {
 	if r.Type == "" {
 		v.add(p.Field("type"), "one of "+join(RecordType("").Values()), "is required")
 		ok = false
+	} else if !enumOK(r.Type, RecordType("").Values()) {
+		v.add(p.Field("type"), "one of "+join(RecordType("").Values()), "%q is not a record type", r.Type)
+		ok = false
 	}
 	if ps := r.Policies(); len(ps) > 1 {
 		v.add(p, "one routing policy per record", "sets fields of several routing policies: %s", join(policyNames(ps)))
@@ -209,7 +212,7 @@ func (v *validator) values(p Path, r *RecordSet) {
 	if len(r.Values) > 400 {
 		v.add(p.Field("values"), "up to 400", "has %d values", len(r.Values))
 	}
-	if r.Type == "" {
+	if r.Type == "" || !enumOK(r.Type, RecordType("").Values()) {
 		return
 	}
 	for j, val := range r.Values {
@@ -390,6 +393,10 @@ func (v *validator) failover(k groupKey, rs []recordRef) {
 	roles := map[FailoverRole]Path{}
 	for _, x := range rs {
 		role := x.r.Failover
+		if role != Primary && role != Secondary {
+			v.add(x.path.Field("failover"), "PRIMARY or SECONDARY", "%q is not a failover role", role)
+			continue
+		}
 		if first, dup := roles[role]; dup {
 			v.add(x.path.Field("failover"), "one PRIMARY and one SECONDARY per name and type", "second %s for %s %s (first at %s)", role, k.name, k.typ, first)
 			continue
@@ -558,10 +565,11 @@ func (v *validator) aliasCycles(order []groupKey, groups map[groupKey][]recordRe
 		}
 	}
 	state := map[groupKey]int{} // 0 unvisited, 1 on the stack, 2 done
-	var cyclic func(k groupKey) bool
+	var start groupKey
+	var cyclic func(k groupKey) bool // reports a chain from k back to start
 	cyclic = func(k groupKey) bool {
 		if state[k] != 0 {
-			return state[k] == 1
+			return state[k] == 1 && k == start
 		}
 		state[k] = 1
 		for _, t := range next[k] {
@@ -577,6 +585,7 @@ func (v *validator) aliasCycles(order []groupKey, groups map[groupKey][]recordRe
 			continue
 		}
 		clear(state)
+		start = k
 		if cyclic(k) {
 			for _, x := range groups[k] {
 				if x.r.Alias != nil && x.r.Alias.Record != "" {

@@ -41,27 +41,39 @@ func (v *validator) healthChecks(base Path) {
 // endpoint checks the address of a probing health check.
 func (v *validator) endpoint(p Path, hc *HealthCheck) {
 	if hc.Address == "" {
-		v.add(p.Field("address"), "an IP address or host name", "a %s check needs an address", hc.Type)
+		v.add(p.Field("address"), "an IP address or host name", "%s check needs an address", article(hc.Type))
 	} else if _, err := netip.ParseAddr(hc.Address); err != nil {
 		if msg := checkDNSName(hc.Address, false); msg != "" {
 			v.add(p.Field("address"), "an IP address or host name", "%q is neither an IP address nor a host name: it %s", hc.Address, msg)
 		}
 	}
 	if len(hc.Children) > 0 {
-		v.add(p.Field("children"), "only calculated checks have children", "a %s check has children", hc.Type)
+		v.add(p.Field("children"), "only calculated checks have children", "%s check has children", article(hc.Type))
 	}
 	if hc.Expression != "" {
-		v.add(p.Field("expression"), "only metric checks have an expression", "a %s check has an expression", hc.Type)
+		v.add(p.Field("expression"), "only metric checks have an expression", "%s check has an expression", article(hc.Type))
+	}
+	if hc.HealthThreshold != 0 {
+		v.add(p.Field("health_threshold"), "only calculated checks", "%s check has no health_threshold", article(hc.Type))
 	}
 }
 
 // notFor reports probe fields set on a check that does not probe.
 func (v *validator) notFor(p Path, hc *HealthCheck, what string) {
 	if hc.Address != "" {
-		v.add(p.Field("address"), "only http, https, tcp and grpc checks", "a %s check has no address", what)
+		v.add(p.Field("address"), "only http, https, tcp and grpc checks", "%s check has no address", article(what))
 	}
 	if hc.Port != 0 {
-		v.add(p.Field("port"), "only http, https, tcp and grpc checks", "a %s check has no port", what)
+		v.add(p.Field("port"), "only http, https, tcp and grpc checks", "%s check has no port", article(what))
+	}
+	if what != "calculated" && len(hc.Children) > 0 {
+		v.add(p.Field("children"), "only calculated checks have children", "%s check has no children", article(what))
+	}
+	if what != "calculated" && hc.HealthThreshold != 0 {
+		v.add(p.Field("health_threshold"), "only calculated checks", "%s check has no health_threshold", article(what))
+	}
+	if what != "metric" && hc.Expression != "" {
+		v.add(p.Field("expression"), "only metric checks have an expression", "%s check has no expression", article(what))
 	}
 }
 
@@ -76,7 +88,7 @@ func (v *validator) probe(p Path, pr *Probe, named bool) {
 	case pr.Port != 0:
 		v.port(p.Field("port"), pr.Port)
 	case named:
-		v.add(p.Field("port"), "1–65535", "a %s check needs a port", pr.Type)
+		v.add(p.Field("port"), "1–65535", "%s check needs a port", article(pr.Type))
 	}
 	if v.duration(p.Field("interval"), pr.Interval, minInterval, maxInterval) {
 		if pr.Timeout >= pr.Interval {
@@ -95,7 +107,7 @@ func (v *validator) probe(p Path, pr *Probe, named bool) {
 	isHTTP := pr.Type == CheckHTTP || pr.Type == CheckHTTPS
 	httpOnly := func(field string, set bool) {
 		if set && !isHTTP {
-			v.add(p.Field(field), "only http and https checks", "a %s check has no %s", pr.Type, field)
+			v.add(p.Field(field), "only http and https checks", "%s check has no %s", article(pr.Type), field)
 		}
 	}
 	httpOnly("path", pr.Path != "")
@@ -105,14 +117,14 @@ func (v *validator) probe(p Path, pr *Probe, named bool) {
 	httpOnly("host", pr.Host != "")
 	if pr.Type != CheckHTTPS && pr.Type != CheckGRPC {
 		if pr.SNI != "" {
-			v.add(p.Field("sni"), "only https and grpc checks", "a %s check sends no SNI", pr.Type)
+			v.add(p.Field("sni"), "only https and grpc checks", "%s check sends no SNI", article(pr.Type))
 		}
 		if pr.VerifyTLS {
-			v.add(p.Field("verify_tls"), "only https and grpc checks", "a %s check has no certificate to verify", pr.Type)
+			v.add(p.Field("verify_tls"), "only https and grpc checks", "%s check has no certificate to verify", article(pr.Type))
 		}
 	}
 	if pr.Service != "" && pr.Type != CheckGRPC {
-		v.add(p.Field("service"), "only grpc checks", "a %s check has no gRPC service", pr.Type)
+		v.add(p.Field("service"), "only grpc checks", "%s check has no gRPC service", article(pr.Type))
 	}
 	if !isHTTP {
 		return
@@ -177,11 +189,12 @@ func (v *validator) calculatedCycles(base Path) {
 		done
 	)
 	state := map[string]int{}
-	var visit func(name string) bool // reports a cycle through name
+	var start string
+	var visit func(name string) bool // reports a path from name back to start
 	visit = func(name string) bool {
 		switch state[name] {
 		case visiting:
-			return true
+			return name == start
 		case done:
 			return false
 		}
@@ -202,6 +215,7 @@ func (v *validator) calculatedCycles(base Path) {
 			continue
 		}
 		clear(state)
+		start = hc.Name
 		if visit(hc.Name) {
 			v.add(base.Index(i, hc.Name).Field("children"), "calculated checks without cycles", "health check %q depends on itself through its children", hc.Name)
 		}

@@ -66,8 +66,10 @@ func (v *validator) targetGroup(p Path, tg *TargetGroup) {
 		}
 	}
 	v.stickiness(p, tg)
-	if tg.ProxyProtocol != "" && tg.Protocol.IsL7() {
-		v.add(p.Field("proxy_protocol"), "tcp, tls and udp target groups", "an %s target group gets X-Forwarded-For, not PROXY protocol", tg.Protocol)
+	if !enumOK(tg.ProxyProtocol, ProxyProtocol("").Values()) {
+		v.add(p.Field("proxy_protocol"), join(ProxyProtocol("").Values()), "%q is not a PROXY protocol version", tg.ProxyProtocol)
+	} else if tg.ProxyProtocol != "" && tg.Protocol.IsL7() {
+		v.add(p.Field("proxy_protocol"), "tcp, tls and udp target groups", "%s target group gets X-Forwarded-For, not PROXY protocol", article(tg.Protocol))
 	}
 }
 
@@ -120,8 +122,10 @@ func (v *validator) stickiness(p Path, tg *TargetGroup) {
 		if tg.Protocol.IsL7() {
 			v.add(sp.Field("type"), "lb_cookie or app_cookie for HTTP groups", "source_ip stickiness is for L4 groups")
 		}
-	default:
+	case "":
 		v.add(sp.Field("type"), join(StickinessType("").Values()), "is required")
+	default:
+		v.add(sp.Field("type"), join(StickinessType("").Values()), "%q is not a stickiness type", s.Type)
 	}
 	if s.Type == StickyAppCookie && s.CookieName == "" {
 		v.add(sp.Field("cookie_name"), "the name of the application's cookie", "app_cookie stickiness needs a cookie name")
@@ -185,9 +189,9 @@ func (v *validator) listener(p Path, l *Listener) {
 	terminates := l.Protocol == ProtoHTTPS || l.Protocol == ProtoTLS
 	switch {
 	case terminates && len(l.Certificates) == 0:
-		v.add(p.Field("certificates"), "at least one cert_file and key_file", "an %s listener needs a certificate", l.Protocol)
+		v.add(p.Field("certificates"), "at least one cert_file and key_file", "%s listener needs a certificate", article(l.Protocol))
 	case !terminates && len(l.Certificates) > 0:
-		v.add(p.Field("certificates"), "only https and tls listeners", "a %s listener does not terminate TLS", l.Protocol)
+		v.add(p.Field("certificates"), "only https and tls listeners", "%s listener does not terminate TLS", article(l.Protocol))
 	}
 	for j, c := range l.Certificates {
 		cp := p.Field("certificates").Index(j, "")
@@ -206,7 +210,7 @@ func (v *validator) listener(p Path, l *Listener) {
 	}
 	isHTTP := l.Protocol.IsL7()
 	if len(l.Rules) > 0 && !isHTTP && l.Protocol != ProtoTLSPassthrough {
-		v.add(p.Field("rules"), "rules on http, https and tls_passthrough listeners", "a %s listener has only a default action", l.Protocol)
+		v.add(p.Field("rules"), "rules on http, https and tls_passthrough listeners", "%s listener has only a default action", article(l.Protocol))
 	}
 	prios := map[int]Path{}
 	for j := range l.Rules {
@@ -302,7 +306,7 @@ func (v *validator) action(p Path, a *Action, proto Protocol) {
 		return
 	}
 	if !proto.IsL7() && a.Forward == nil {
-		v.add(p, "forward", "a %s listener can only forward", proto)
+		v.add(p, "forward", "%s listener can only forward", article(proto))
 		return
 	}
 	switch {
@@ -314,6 +318,9 @@ func (v *validator) action(p Path, a *Action, proto Protocol) {
 		f := a.FixedResponse
 		fp := p.Field("fixed_response")
 		v.intRange(fp.Field("status"), f.Status, 200, 599)
+		if !enumOK(f.ContentType, ContentType("").Values()) {
+			v.add(fp.Field("content_type"), join(ContentType("").Values()), "%q is not a content type", f.ContentType)
+		}
 		if len(f.Body) > 1024 {
 			v.add(fp.Field("body"), "up to 1024 bytes", "is %d bytes", len(f.Body))
 		}
@@ -347,7 +354,9 @@ func (v *validator) redirect(p Path, r *Redirect) {
 	if r.Status != 301 && r.Status != 302 {
 		v.add(p.Field("status"), "301 or 302", "%d is not a redirect status", r.Status)
 	}
-	if r.Protocol == "" && r.Host == "" && r.Port == "" && r.Path == "" && r.Query == nil {
+	keeps := func(s, placeholder string) bool { return s == "" || strings.EqualFold(s, placeholder) }
+	if keeps(r.Protocol, "#{protocol}") && keeps(r.Host, "#{host}") && keeps(r.Port, "#{port}") &&
+		keeps(r.Path, "/#{path}") && (r.Query == nil || *r.Query == "#{query}") {
 		v.add(p, "at least one of protocol, host, port, path and query", "a redirect to the same URL would loop")
 	}
 	switch strings.ToLower(r.Protocol) {
