@@ -1,0 +1,73 @@
+// Package health decides whether endpoints are healthy. Every probe result
+// and every passive signal from the proxies lands here, and nothing else
+// decides health; the rest of switchboard reads immutable Snapshots.
+//
+// This file is the seam the view is built against. The checkers and the
+// scheduler arrive with the health-check engine.
+package health
+
+import (
+	"net/netip"
+	"time"
+)
+
+// Key identifies one health state: a check and, for checks that probe many
+// targets (a target group's), the target. State is never keyed by address
+// alone: two groups may probe one address differently.
+type Key struct {
+	// Check is a named health check, or "target_groups/<name>" for a group's probe.
+	Check string
+	// Target is the probed target; the zero value for named checks.
+	Target netip.AddrPort
+}
+
+// GroupCheck returns the Check of target group name's probe.
+func GroupCheck(group string) string { return "target_groups/" + group }
+
+// Status is what the engine last decided about one Key.
+type Status struct {
+	Healthy bool
+	// Reason says why, for people: "status 503", "connect: connection refused".
+	Reason string
+	// Since is when Healthy last changed.
+	Since time.Time
+}
+
+// Snapshot is an immutable set of statuses. Keys it lacks have no result
+// yet; readers treat them as healthy (as Route 53 does before its first
+// result) unless the check says otherwise.
+type Snapshot struct {
+	version  uint64
+	statuses map[Key]Status
+}
+
+// NewSnapshot returns a snapshot of statuses, which it takes over: the
+// caller must not change the map afterwards.
+func NewSnapshot(version uint64, statuses map[Key]Status) *Snapshot {
+	return &Snapshot{version: version, statuses: statuses}
+}
+
+// Version increases with every change of any status.
+func (s *Snapshot) Version() uint64 {
+	if s == nil {
+		return 0
+	}
+	return s.version
+}
+
+// Get returns the status of k and whether there is one.
+func (s *Snapshot) Get(k Key) (Status, bool) {
+	if s == nil {
+		return Status{}, false
+	}
+	st, ok := s.statuses[k]
+	return st, ok
+}
+
+// Len is the number of statuses.
+func (s *Snapshot) Len() int {
+	if s == nil {
+		return 0
+	}
+	return len(s.statuses)
+}

@@ -1,0 +1,103 @@
+// Package view turns desired state and health into the routing view: for
+// every target group and zone, the targets traffic may go to; for every load
+// balancer, the node addresses DNS may hand out. It is the one place where
+// thresholds, fail-open and zonal shifts are decided. Build is a pure
+// function; Publisher hands the newest View to the data planes.
+package view
+
+import (
+	"net/netip"
+	"time"
+
+	"github.com/switchboard/switchboard/internal/health"
+	"github.com/switchboard/switchboard/internal/model"
+)
+
+// View is an immutable routing snapshot. Nothing in it may be modified after
+// Build returns; hot paths read it without locks.
+type View struct {
+	// Version is the desired-state version the view was built from.
+	Version uint64
+	// Built is the time Build was given as now; zonal shifts are judged at it.
+	Built time.Time
+	// State is the desired state, shared and read-only.
+	State *model.State
+	// Health is the health snapshot the view was built from.
+	Health *health.Snapshot
+	// TargetGroups by name.
+	TargetGroups map[string]*TargetGroup
+	// LoadBalancers by name.
+	LoadBalancers map[string]*LoadBalancer
+}
+
+// TargetGroup is the routing decision for one target group.
+type TargetGroup struct {
+	Spec *model.TargetGroup
+	// Zones holds every zone a target is registered in, by zone name.
+	Zones map[string]*Zone
+	// Registered and Healthy count targets across all zones.
+	Registered, Healthy int
+	// FailingOpen is true when some zone routes to unhealthy targets because
+	// its healthy targets fell below the routing-failover threshold.
+	FailingOpen bool
+	// HasHealthyTarget is Route 53's "evaluate target health" for a group:
+	// false for a group with no registered targets, or none healthy.
+	HasHealthyTarget bool
+}
+
+// Zone is what a load-balancer node in one zone does with a target group.
+type Zone struct {
+	Name string
+	// Targets are the group's targets registered in this zone.
+	Targets []Target
+	// Healthy counts the healthy ones among Targets.
+	Healthy int
+	// Routable are the targets a node in this zone sends new traffic to,
+	// after cross-zone, zonal shifts, thresholds and fail-open. It may hold
+	// targets of other zones (cross-zone on).
+	Routable []Target
+	// FailingOpen is true when Routable includes unhealthy targets because
+	// healthy ones fell below the routing-failover threshold.
+	FailingOpen bool
+	// Shifted is true while a zonal shift moves traffic away from this zone.
+	Shifted bool
+	// DNSHealthy is false when healthy targets fell below the DNS-failover
+	// threshold (counted per zone with cross-zone off, across zones with it on).
+	DNSHealthy bool
+}
+
+// Target is one registered target and its health.
+type Target struct {
+	Addr   netip.AddrPort
+	Zone   string
+	Weight int
+	// Healthy is the target's health; Reason says why when it is not.
+	Healthy bool
+	Reason  string
+}
+
+// LoadBalancer is the DNS decision for one load balancer.
+type LoadBalancer struct {
+	Spec *model.LoadBalancer
+	// Nodes are the balancer's nodes with whether DNS answers them.
+	Nodes []Node
+	// DNSAddresses are the addresses DNS hands out now.
+	DNSAddresses []netip.Addr
+	// DNSFailingOpen is true when no zone passed and DNS answers every
+	// unshifted node anyway (as ELB).
+	DNSFailingOpen bool
+	// Healthy is Route 53's "evaluate target health" for an alias to this
+	// balancer: every target group it forwards to that has targets has a
+	// healthy one, and at least one such group exists.
+	Healthy bool
+}
+
+// Node is a load-balancer node and why DNS does or does not answer it.
+type Node struct {
+	Zone      string
+	Addresses []netip.Addr
+	InDNS     bool
+	// Reason says why a node is out of DNS: "zonal shift", "target group web
+	// below DNS-failover threshold in zone b".
+	Reason string
+}
