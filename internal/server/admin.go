@@ -1,0 +1,128 @@
+package server
+
+import (
+	"encoding/json"
+	"errors"
+	"net/http"
+	"time"
+
+	"github.com/switchboard/switchboard/internal/config"
+)
+
+// adminHandler serves the admin listener:
+//
+//	GET /healthz  200 while the process runs
+//	GET /readyz   200 once a view is published, 503 before and while draining
+//	GET /status   JSON: versions, the last configuration error, recent history
+func (s *Server) adminHandler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		w.Write([]byte("ok\n"))
+	})
+	mux.HandleFunc("GET /readyz", s.readyz)
+	mux.HandleFunc("GET /status", s.status)
+	return mux
+}
+
+func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
+	s.mu.Lock()
+	draining := s.draining
+	s.mu.Unlock()
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	switch {
+	case draining:
+		http.Error(w, "draining", http.StatusServiceUnavailable)
+	case s.pub.Load() == nil:
+		http.Error(w, "no view yet", http.StatusServiceUnavailable)
+	default:
+		w.Write([]byte("ready\n"))
+	}
+}
+
+// Status is the JSON document of GET /status.
+type Status struct {
+	Version string `json:"version"`
+	Started string `json:"started"`
+	// DesiredVersion is the newest committed desired-state version.
+	DesiredVersion uint64 `json:"desired_version"`
+	// ViewVersion is the desired-state version of the published view.
+	ViewVersion uint64       `json:"view_version"`
+	Config      ConfigStatus `json:"config"`
+	History     []Change     `json:"history"`
+}
+
+// ConfigStatus is the state of the configuration file.
+type ConfigStatus struct {
+	File        string `json:"file"`
+	OK          bool   `json:"ok"`
+	LastAttempt string `json:"last_attempt,omitempty"`
+	LastSuccess string `json:"last_success,omitempty"`
+	// Errors are the problems of the last attempt, one per line as
+	// FILE:LINE:COL: field: problem (allowed).
+	Errors []string `json:"errors,omitempty"`
+}
+
+// Change is one entry of the history.
+type Change struct {
+	Version uint64 `json:"version"`
+	Time    string `json:"time"`
+	Source  string `json:"source"`
+	Author  string `json:"author,omitempty"`
+	Summary string `json:"summary"`
+}
+
+func (s *Server) status(w http.ResponseWriter, r *http.Request) {
+	s.mu.Lock()
+	st := s.store
+	cs := ConfigStatus{File: s.cfg.ConfigPath, OK: s.configErr == nil, LastAttempt: rfc3339(s.lastLoad), LastSuccess: rfc3339(s.lastOK)}
+	cs.Errors = errorLines(s.configErr)
+	s.mu.Unlock()
+
+	out := Status{Version: s.cfg.Version, Config: cs, Started: rfc3339(s.boot)}
+	if v := s.pub.Load(); v != nil {
+		out.ViewVersion = v.Version
+	}
+	if st != nil {
+		head, err := st.Head(r.Context())
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
+		out.DesiredVersion = head.Version
+		hist, err := st.History(r.Context(), 0, 20)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
+		for _, c := range hist {
+			out.History = append(out.History, Change{c.Version, rfc3339(c.Time), c.Source, c.Author, c.Summary})
+		}
+	}
+	w.Header().Set("Content-Type", "application/json")
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	enc.Encode(out)
+}
+
+func errorLines(err error) []string {
+	if err == nil {
+		return nil
+	}
+	var list config.ErrorList
+	if errors.As(err, &list) {
+		lines := make([]string, len(list))
+		for i, e := range list {
+			lines[i] = e.Error()
+		}
+		return lines
+	}
+	return []string{err.Error()}
+}
+
+func rfc3339(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return t.UTC().Format(time.RFC3339Nano)
+}

@@ -1,0 +1,319 @@
+// Package server runs one switchboard process: it loads the configuration
+// file into the store, builds a view from every committed version and
+// publishes it, re-reads the file on request or change, and serves the admin
+// listener. It owns every goroutine it starts; Run returns when they are done.
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"reflect"
+	"sync"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/switchboard/switchboard/internal/config"
+	"github.com/switchboard/switchboard/internal/model"
+	"github.com/switchboard/switchboard/internal/store"
+	"github.com/switchboard/switchboard/internal/view"
+)
+
+// Config is what a Server needs.
+type Config struct {
+	// ConfigPath is the configuration file.
+	ConfigPath string
+	// DataDir holds the store; created if missing.
+	DataDir string
+	// Logger receives structured logs.
+	Logger *slog.Logger
+	// Version is the build's version, shown on the admin listener.
+	Version string
+	// Reload receives a value when the file should be re-read now (SIGHUP).
+	Reload <-chan struct{}
+	// WatchInterval is how often the file is checked for changes. Default 1s;
+	// negative turns the watch off.
+	WatchInterval time.Duration
+	// Now returns the time; default time.Now.
+	Now func() time.Time
+}
+
+// Server is one switchboard process.
+type Server struct {
+	// Immutable after New.
+	cfg  Config
+	log  *slog.Logger
+	now  func() time.Time
+	pub  *view.Publisher
+	boot time.Time
+
+	mu        sync.Mutex // guards the fields below
+	settings  model.Server
+	configErr error     // last load error; nil after a good load
+	lastLoad  time.Time // last attempt to load the file
+	lastOK    time.Time // last successful load
+	lastStat  fileStamp
+	draining  bool
+	store     store.Store // set once Run has opened it
+}
+
+// New checks cfg and returns a Server. It does no I/O.
+func New(cfg Config) (*Server, error) {
+	if cfg.ConfigPath == "" {
+		return nil, errors.New("server: no configuration file")
+	}
+	if cfg.DataDir == "" {
+		return nil, errors.New("server: no data directory")
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.WatchInterval == 0 {
+		cfg.WatchInterval = time.Second
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	return &Server{cfg: cfg, log: cfg.Logger, now: cfg.Now, pub: view.NewPublisher(), boot: cfg.Now()}, nil
+}
+
+// Views is where the current view is published; data planes subscribe here.
+func (s *Server) Views() *view.Publisher { return s.pub }
+
+// Run loads the configuration, opens the store and serves until ctx ends,
+// then drains within the configured shutdown timeout. A configuration that
+// is invalid at start is fatal only when the store has no earlier state to
+// serve.
+func (s *Server) Run(ctx context.Context) error {
+	doc, loadErr := config.Load(s.cfg.ConfigPath)
+	st, err := store.Open(filepath.Join(s.cfg.DataDir, "state.db"), store.Options{})
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	head, err := st.Head(ctx)
+	if err != nil {
+		return err
+	}
+	s.mu.Lock()
+	s.lastLoad = s.now()
+	s.configErr = loadErr
+	if loadErr == nil {
+		s.lastOK = s.lastLoad
+	}
+	s.store = st
+	s.mu.Unlock()
+	switch {
+	case loadErr != nil && head.Version == 0:
+		return loadErr
+	case loadErr != nil:
+		s.logConfigError(loadErr)
+		s.log.Warn("serving the stored state; fix the file and reload", "version", head.Version)
+		d := model.Document{}
+		d.SetDefaults()
+		s.settings = d.Server
+	default:
+		s.settings = doc.Server
+		s.lastStat = stamp(s.cfg.ConfigPath)
+		if err := s.apply(ctx, st, doc); err != nil {
+			return err
+		}
+	}
+
+	ln, err := net.Listen("tcp", s.settings.Admin.Listen)
+	if err != nil {
+		return fmt.Errorf("server: admin listener: %w", err)
+	}
+	s.log.Info("admin listener", "addr", ln.Addr().String())
+	admin := &http.Server{Handler: s.adminHandler(), ReadHeaderTimeout: 10 * time.Second}
+
+	runCtx, stop := context.WithCancel(context.Background())
+	defer stop()
+	g, gctx := errgroup.WithContext(runCtx)
+	g.Go(func() error { return s.buildViews(gctx, st) })
+	g.Go(func() error { return s.watchFile(gctx, st) })
+	g.Go(func() error {
+		if err := admin.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+			return fmt.Errorf("server: admin listener: %w", err)
+		}
+		return nil
+	})
+	select {
+	case <-ctx.Done():
+	case <-gctx.Done():
+	}
+	return s.shutdown(g, stop, admin)
+}
+
+// shutdown stops taking new work, lets in-flight work finish within the
+// shutdown timeout, then stops every goroutine.
+func (s *Server) shutdown(g *errgroup.Group, stop context.CancelFunc, admin *http.Server) error {
+	s.mu.Lock()
+	s.draining = true
+	timeout := s.settings.ShutdownTimeout.D()
+	s.mu.Unlock()
+	s.log.Info("draining", "timeout_seconds", timeout.Seconds())
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	shutErr := admin.Shutdown(ctx)
+	stop()
+	err := g.Wait()
+	if errors.Is(err, context.Canceled) {
+		err = nil
+	}
+	s.log.Info("stopped")
+	return errors.Join(err, shutErr)
+}
+
+// apply commits doc's state as a new version unless it equals the head.
+func (s *Server) apply(ctx context.Context, st store.Store, doc *model.Document) error {
+	head, err := st.Head(ctx)
+	if err != nil {
+		return err
+	}
+	changes := model.Diff(head.State, &doc.State)
+	if len(changes) == 0 && head.Version > 0 {
+		s.log.Info("configuration unchanged", "version", head.Version)
+		return nil
+	}
+	v := head.Version
+	snap, err := st.Commit(ctx, store.Batch{
+		State:     &doc.State,
+		IfVersion: &v,
+		Source:    "file",
+		Author:    s.cfg.ConfigPath,
+		Summary:   model.Summary(changes),
+	})
+	if err != nil {
+		return err
+	}
+	s.log.Info("configuration applied", "version", snap.Version, "changes", snap.Change.Summary)
+	return nil
+}
+
+// buildViews builds and publishes a view for every committed version, and
+// again when a zonal shift expires.
+func (s *Server) buildViews(ctx context.Context, st store.Store) error {
+	versions := st.Watch(ctx, 0)
+	var cur *store.Snapshot
+	expiry := time.NewTimer(time.Hour)
+	defer expiry.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case snap, ok := <-versions:
+			if !ok {
+				return nil
+			}
+			cur = snap
+		case <-expiry.C:
+		}
+		if cur == nil {
+			continue
+		}
+		now := s.now()
+		v := view.Build(cur.Version, cur.State, nil, now)
+		s.pub.Publish(v)
+		s.log.Debug("view published", "version", v.Version)
+		expiry.Reset(nextExpiry(cur.State, now))
+	}
+}
+
+// nextExpiry is how long until the next zonal shift of s ends (an hour at most).
+func nextExpiry(s *model.State, now time.Time) time.Duration {
+	next := time.Hour
+	for _, z := range s.ZonalShifts {
+		if d := z.ExpiresAt.Sub(now); d > 0 && d < next {
+			next = d
+		}
+	}
+	return next
+}
+
+// fileStamp tells whether a file may have changed since it was read.
+type fileStamp struct {
+	mod  time.Time
+	size int64
+	ino  any
+}
+
+func stamp(path string) fileStamp {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return fileStamp{}
+	}
+	return fileStamp{mod: fi.ModTime(), size: fi.Size(), ino: inode(fi)}
+}
+
+// watchFile re-reads the configuration on a reload request and when the file
+// changes. Polling a stat is cheap, and unlike inotify it follows editors
+// that replace the file and Kubernetes ConfigMaps that swap a symlink.
+func (s *Server) watchFile(ctx context.Context, st store.Store) error {
+	var tick <-chan time.Time
+	if s.cfg.WatchInterval > 0 {
+		t := time.NewTicker(s.cfg.WatchInterval)
+		defer t.Stop()
+		tick = t.C
+	}
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-s.cfg.Reload:
+			s.log.Info("reload requested")
+			s.reload(ctx, st)
+		case <-tick:
+			s.mu.Lock()
+			changed := !reflect.DeepEqual(stamp(s.cfg.ConfigPath), s.lastStat)
+			s.mu.Unlock()
+			if changed {
+				s.log.Info("configuration file changed", "file", s.cfg.ConfigPath)
+				s.reload(ctx, st)
+			}
+		}
+	}
+}
+
+// reload reads the file and applies it as one batch; an invalid file is
+// refused whole and the state that runs keeps running.
+func (s *Server) reload(ctx context.Context, st store.Store) {
+	fs := stamp(s.cfg.ConfigPath)
+	doc, err := config.Load(s.cfg.ConfigPath)
+	if err == nil {
+		err = s.apply(ctx, st, doc)
+	}
+	s.mu.Lock()
+	s.lastStat = fs
+	s.lastLoad = s.now()
+	s.configErr = err
+	if err == nil {
+		s.lastOK = s.lastLoad
+	}
+	running := s.settings
+	s.mu.Unlock()
+	if err != nil {
+		s.logConfigError(err)
+		return
+	}
+	if doc.Server != running {
+		s.log.Warn("server settings change on restart; the running ones stay", "file", s.cfg.ConfigPath)
+	}
+}
+
+func (s *Server) logConfigError(err error) {
+	var list config.ErrorList
+	if errors.As(err, &list) {
+		for _, e := range list {
+			s.log.Error("configuration refused", "file", e.File, "line", e.Pos.Line, "col", e.Pos.Col, "field", e.Path, "problem", e.Msg, "allowed", e.Allowed)
+		}
+		return
+	}
+	s.log.Error("configuration refused", "err", err)
+}
