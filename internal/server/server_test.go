@@ -1,8 +1,15 @@
 package server
 
 import (
+	"context"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
 	"testing"
 	"time"
+
+	"go.uber.org/goleak"
 
 	"github.com/switchboard/switchboard/internal/model"
 )
@@ -34,5 +41,67 @@ func TestNewRefusesMissingPaths(t *testing.T) {
 	}
 	if _, err := New(Config{ConfigPath: "c"}); err == nil {
 		t.Error("New without a data dir = nil error, want one")
+	}
+}
+
+const testConfig = `server:
+  admin: { listen: "127.0.0.1:0" }
+  shutdown_timeout: 2s
+zones:
+  - { name: a }
+`
+
+// TestRunReloadAndStop runs a server in-process: the file becomes version 1,
+// a changed file sent through Reload becomes version 2, a broken one is
+// refused while version 2 keeps being the view, and cancelling drains and
+// returns with every goroutine gone.
+func TestRunReloadAndStop(t *testing.T) {
+	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "c.yaml")
+	write := func(s string) {
+		if err := os.WriteFile(cfg, []byte(s), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write(testConfig)
+	reload := make(chan struct{}, 1)
+	srv, err := New(Config{ConfigPath: cfg, DataDir: filepath.Join(dir, "data"), Reload: reload, WatchInterval: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- srv.Run(ctx) }()
+	views := srv.Views().Subscribe(ctx)
+
+	if v := <-views; v.Version != 1 || len(v.State.Zones) != 1 {
+		t.Fatalf("first view = version %d with %d zones, want version 1 with 1", v.Version, len(v.State.Zones))
+	}
+	write(testConfig + "  - { name: b }\n")
+	reload <- struct{}{}
+	if v := <-views; v.Version != 2 || len(v.State.Zones) != 2 {
+		t.Fatalf("view after reload = version %d with %d zones, want version 2 with 2", v.Version, len(v.State.Zones))
+	}
+
+	write(testConfig + "  - { name: a }\n")
+	reload <- struct{}{}
+	var cfgErr error
+	for cfgErr == nil { // the reload runs on the server's goroutine; poll its outcome
+		runtime.Gosched()
+		srv.mu.Lock()
+		cfgErr = srv.configErr
+		srv.mu.Unlock()
+	}
+	if cfgErr == nil || !strings.Contains(cfgErr.Error(), `duplicate zone name "a"`) {
+		t.Errorf("configErr after a bad reload = %v, want the duplicate zone", cfgErr)
+	}
+	if v := srv.Views().Load(); v.Version != 2 {
+		t.Errorf("view after a bad reload = version %d, want 2", v.Version)
+	}
+
+	cancel()
+	if err := <-done; err != nil {
+		t.Errorf("Run after cancel = %v, want nil", err)
 	}
 }
