@@ -17,6 +17,9 @@ const (
 	DefaultRecordTTL           = 300 * time.Second
 	DefaultDeregistrationDelay = 300 * time.Second
 	DefaultStickiness          = 24 * time.Hour
+	// DefaultHealthyCheckerPercent is Route 53's rule: healthy when more than
+	// 18% of checkers say so.
+	DefaultHealthyCheckerPercent = 18
 )
 
 // SetDefaults fills every field left unset with its documented default. It
@@ -40,6 +43,23 @@ func (s *State) SetDefaults() {
 		}
 		if hc.Type.probes() {
 			hc.Probe.setDefaults(true)
+		}
+		if hc.Type == CheckMetric {
+			if hc.InsufficientData == "" {
+				hc.InsufficientData = InsufficientHealthy
+			}
+			if hc.Interval == 0 {
+				hc.Interval = Duration(DefaultInterval)
+			}
+			if hc.Timeout == 0 {
+				hc.Timeout = Duration(min(DefaultTimeout, hc.Interval.D()/2))
+			}
+			if hc.HealthyThreshold == 0 {
+				hc.HealthyThreshold = 1
+			}
+			if hc.UnhealthyThreshold == 0 {
+				hc.UnhealthyThreshold = 1
+			}
 		}
 	}
 	for i := range s.HostedZones {
@@ -75,6 +95,9 @@ func (p *Probe) setDefaults(named bool) {
 	}
 	if p.UnhealthyThreshold == 0 {
 		p.UnhealthyThreshold = DefaultThreshold
+	}
+	if p.HealthyCheckerPercent == nil {
+		p.HealthyCheckerPercent = ptr(DefaultHealthyCheckerPercent)
 	}
 	if p.Type == CheckHTTP || p.Type == CheckHTTPS {
 		if p.Path == "" {
@@ -154,6 +177,19 @@ func (tg *TargetGroup) setDefaults() {
 	tg.HealthCheck.setDefaults(false)
 	if tg.Stickiness != nil && tg.Stickiness.Duration == 0 && tg.Stickiness.Type != StickySourceIP {
 		tg.Stickiness.Duration = Duration(DefaultStickiness)
+	}
+	od := tg.OutlierDetection
+	if od == nil {
+		od = &OutlierDetection{}
+		tg.OutlierDetection = od
+	}
+	if od.ConsecutiveFailures == 0 {
+		od.ConsecutiveFailures = 5
+	}
+	setDur(&od.BaseEjection, 30*time.Second)
+	setDur(&od.MaxEjection, 5*time.Minute)
+	if od.MaxEjectionPercent == nil {
+		od.MaxEjectionPercent = ptr(50)
 	}
 	for i := range tg.Targets {
 		t := &tg.Targets[i]

@@ -189,3 +189,21 @@ func (ContentType) Values() []string {
 func (c *ContentType) UnmarshalText(b []byte) error {
 	return unmarshalEnum(c, b, "content type", c.Values())
 }
+
+// InsufficientData is a metric check's state while it has no data.
+type InsufficientData string
+
+// Insufficient-data states.
+const (
+	InsufficientHealthy   InsufficientData = "healthy"
+	InsufficientUnhealthy InsufficientData = "unhealthy"
+	InsufficientLastKnown InsufficientData = "last_known"
+)
+
+// Values lists the insufficient-data states.
+func (InsufficientData) Values() []string { return []string{"healthy", "unhealthy", "last_known"} }
+
+// UnmarshalText accepts one of Values, in any case.
+func (d *InsufficientData) UnmarshalText(b []byte) error {
+	return unmarshalEnum(d, b, "insufficient-data state", d.Values())
+}

@@ -23,6 +23,18 @@ type HealthCheck struct {
 	// Expression is a metric check's condition, for example
 	// `p99(target_response_seconds{target_group="web"}[1m]) > 0.25`; unhealthy while true.
 	Expression string `yaml:"expression" json:"expression,omitempty"`
+	// Prometheus evaluates a metric check's expression (then PromQL) on a
+	// Prometheus server instead of this process's own metrics. Optional.
+	Prometheus *PrometheusSource `yaml:"prometheus" json:"prometheus,omitempty"`
+	// InsufficientData is a metric check's state while its expression has no
+	// data: healthy (default, as Route 53 for a new check), unhealthy or last_known.
+	InsufficientData InsufficientData `yaml:"insufficient_data" json:"insufficient_data,omitempty"`
+}
+
+// PrometheusSource is a Prometheus server's HTTP query API.
+type PrometheusSource struct {
+	// URL of the server, such as http://127.0.0.1:9090.
+	URL string `yaml:"url" json:"url"`
 }
 
 // Probe is how to probe an endpoint. Target groups use it for each target,
@@ -68,4 +80,11 @@ type Probe struct {
 	// UnhealthyThreshold is how many consecutive failures make a healthy
 	// endpoint unhealthy, 1–10. Default 3.
 	UnhealthyThreshold int `yaml:"unhealthy_threshold" json:"unhealthy_threshold,omitempty"`
+	// KeepAlive reuses the connection between HTTP probes. Default false:
+	// each probe opens a new connection (as ELB), which also tests accept.
+	KeepAlive bool `yaml:"keep_alive" json:"keep_alive,omitempty"`
+	// HealthyCheckerPercent: the endpoint is healthy when more than this
+	// percentage of checkers (vantage points) report it healthy; 0–99.
+	// Default 18, as Route 53. One node is one checker.
+	HealthyCheckerPercent *int `yaml:"healthy_checker_percent" json:"healthy_checker_percent,omitempty"`
 }

@@ -40,6 +40,27 @@ type TargetGroup struct {
 	Stickiness *Stickiness `yaml:"stickiness" json:"stickiness,omitempty"`
 	// ProxyProtocol sends a PROXY protocol header (v1 or v2) to targets of L4 groups.
 	ProxyProtocol ProxyProtocol `yaml:"proxy_protocol" json:"proxy_protocol,omitempty"`
+	// OutlierDetection ejects targets that fail live traffic (passive health).
+	// Default: on, with the defaults of its fields.
+	OutlierDetection *OutlierDetection `yaml:"outlier_detection" json:"outlier_detection,omitempty"`
+}
+
+// OutlierDetection ejects a target after consecutive failures of live
+// traffic (connect refused, reset, timeout, 5xx), for a time that grows with
+// each ejection.
+type OutlierDetection struct {
+	// Disabled turns passive detection off for the group.
+	Disabled bool `yaml:"disabled" json:"disabled,omitempty"`
+	// ConsecutiveFailures that eject a target, 1–1000. Default 5.
+	ConsecutiveFailures int `yaml:"consecutive_failures" json:"consecutive_failures,omitempty"`
+	// BaseEjection is the first ejection's length; the n-th lasts n times as
+	// long, up to max_ejection. Default 30s; 1s–1h.
+	BaseEjection Duration `yaml:"base_ejection" json:"base_ejection,omitempty"`
+	// MaxEjection caps an ejection's length. Default 5m; at least base_ejection, up to 24h.
+	MaxEjection Duration `yaml:"max_ejection" json:"max_ejection,omitempty"`
+	// MaxEjectionPercent of the group's targets may be ejected at once
+	// (at least one), 0–100. Default 50.
+	MaxEjectionPercent *int `yaml:"max_ejection_percent" json:"max_ejection_percent,omitempty"`
 }
 
 // Target is one member of a target group.

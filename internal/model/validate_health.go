@@ -2,6 +2,7 @@ package model
 
 import (
 	"net/netip"
+	"net/url"
 	"regexp"
 	"time"
 )
@@ -17,6 +18,9 @@ func (v *validator) healthChecks(base Path) {
 	for i := range v.s.HealthChecks {
 		hc := &v.s.HealthChecks[i]
 		p := base.Index(i, hc.Name)
+		if hc.Type != CheckMetric && (hc.Prometheus != nil || hc.InsufficientData != "") {
+			v.add(p, "prometheus and insufficient_data only on metric checks", "%s check has metric settings", article(hc.Type))
+		}
 		if !enumOK(hc.InitialState, HealthState("").Values()) {
 			v.add(p.Field("initial_state"), "healthy or unhealthy", "%q is not a health state", hc.InitialState)
 		}
@@ -30,6 +34,7 @@ func (v *validator) healthChecks(base Path) {
 				v.add(p.Field("expression"), `an expression such as rate(x[1m]) > 0.05`, "a metric check needs an expression")
 			}
 			v.notFor(p, hc, "metric")
+			v.metric(p, hc)
 		default:
 			v.endpoint(p, hc)
 			v.probe(p, &hc.Probe, true)
@@ -103,6 +108,9 @@ func (v *validator) probe(p Path, pr *Probe, named bool) {
 	}
 	v.intRange(p.Field("healthy_threshold"), pr.HealthyThreshold, 1, 10)
 	v.intRange(p.Field("unhealthy_threshold"), pr.UnhealthyThreshold, 1, 10)
+	if pr.HealthyCheckerPercent != nil {
+		v.intRange(p.Field("healthy_checker_percent"), *pr.HealthyCheckerPercent, 0, 99)
+	}
 
 	isHTTP := pr.Type == CheckHTTP || pr.Type == CheckHTTPS
 	httpOnly := func(field string, set bool) {
@@ -115,6 +123,7 @@ func (v *validator) probe(p Path, pr *Probe, named bool) {
 	httpOnly("expected_status", pr.ExpectedStatus != "")
 	httpOnly("search_string", pr.SearchString != "")
 	httpOnly("host", pr.Host != "")
+	httpOnly("keep_alive", pr.KeepAlive)
 	if pr.Type != CheckHTTPS && pr.Type != CheckGRPC {
 		if pr.SNI != "" {
 			v.add(p.Field("sni"), "only https and grpc checks", "%s check sends no SNI", article(pr.Type))
@@ -218,6 +227,24 @@ func (v *validator) calculatedCycles(base Path) {
 		start = hc.Name
 		if visit(hc.Name) {
 			v.add(base.Index(i, hc.Name).Field("children"), "calculated checks without cycles", "health check %q depends on itself through its children", hc.Name)
+		}
+	}
+}
+
+// metric checks the fields a metric check uses: its schedule and source.
+func (v *validator) metric(p Path, hc *HealthCheck) {
+	if v.duration(p.Field("interval"), hc.Interval, minInterval, maxInterval) && hc.Timeout >= hc.Interval {
+		v.add(p.Field("timeout"), "shorter than the interval "+hc.Interval.String(), "%s is not shorter than the interval", hc.Timeout)
+	}
+	v.intRange(p.Field("healthy_threshold"), hc.HealthyThreshold, 1, 10)
+	v.intRange(p.Field("unhealthy_threshold"), hc.UnhealthyThreshold, 1, 10)
+	if !enumOK(hc.InsufficientData, InsufficientData("").Values()) {
+		v.add(p.Field("insufficient_data"), join(InsufficientData("").Values()), "%q is not an insufficient-data state", hc.InsufficientData)
+	}
+	if pr := hc.Prometheus; pr != nil {
+		u, err := url.Parse(pr.URL)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			v.add(p.Field("prometheus").Field("url"), "an http or https URL such as http://127.0.0.1:9090", "%q is not a Prometheus URL", pr.URL)
 		}
 	}
 }

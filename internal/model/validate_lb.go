@@ -66,6 +66,14 @@ func (v *validator) targetGroup(p Path, tg *TargetGroup) {
 		}
 	}
 	v.stickiness(p, tg)
+	if od := tg.OutlierDetection; od != nil && !od.Disabled {
+		op := p.Field("outlier_detection")
+		v.intRange(op.Field("consecutive_failures"), od.ConsecutiveFailures, 1, 1000)
+		if v.duration(op.Field("base_ejection"), od.BaseEjection, time.Second, time.Hour) {
+			v.duration(op.Field("max_ejection"), od.MaxEjection, od.BaseEjection.D(), 24*time.Hour)
+		}
+		v.intRange(op.Field("max_ejection_percent"), *od.MaxEjectionPercent, 0, 100)
+	}
 	if !enumOK(tg.ProxyProtocol, ProxyProtocol("").Values()) {
 		v.add(p.Field("proxy_protocol"), join(ProxyProtocol("").Values()), "%q is not a PROXY protocol version", tg.ProxyProtocol)
 	} else if tg.ProxyProtocol != "" && tg.Protocol.IsL7() {
