@@ -18,7 +18,9 @@ func TestValidateHealthEngineFields(t *testing.T) {
 		{name: "checker-percent/-1", mut: func(d *Document) { hc(d).HealthyCheckerPercent = new(-1) },
 			want: []wantErr{{pHC + ".healthy_checker_percent", "-1 is out of range"}}},
 		{name: "keep-alive/http-valid", mut: func(d *Document) { hc(d).KeepAlive = true }},
-		{name: "keep-alive/tcp", mut: func(d *Document) { hc(d).Type, hc(d).Port, hc(d).Path, hc(d).Method, hc(d).ExpectedStatus, hc(d).KeepAlive = CheckTCP, 22, "", "", "", true },
+		{name: "keep-alive/tcp", mut: func(d *Document) {
+			hc(d).Type, hc(d).Port, hc(d).Path, hc(d).Method, hc(d).ExpectedStatus, hc(d).KeepAlive = CheckTCP, 22, "", "", "", true
+		},
 			want: []wantErr{{pHC + ".keep_alive", "a tcp check has no keep_alive"}}},
 		{name: "metric/defaults-valid", mut: func(d *Document) { metric(d) }},
 		{name: "metric/prometheus-valid", mut: func(d *Document) {

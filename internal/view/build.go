@@ -6,7 +6,7 @@ import (
 	"slices"
 	"time"
 
-	"github.com/switchboard/switchboard/internal/health"
+	"github.com/switchboard/switchboard/internal/health/state"
 	"github.com/switchboard/switchboard/internal/model"
 )
 
@@ -30,7 +30,7 @@ import (
 //     left, DNS answers every unshifted node (fail open) and the balancer
 //     counts as unhealthy for evaluate-target-health.
 //   - Weight-0 targets get no new traffic.
-func Build(version uint64, s *model.State, h *health.Snapshot, now time.Time) *View {
+func Build(version uint64, s *model.State, h *state.Snapshot, now time.Time) *View {
 	v := &View{
 		Version:       version,
 		Built:         now,
@@ -114,19 +114,19 @@ func ForwardedGroups(lb *model.LoadBalancer) []string {
 	return out
 }
 
-func buildGroup(spec *model.TargetGroup, h *health.Snapshot, shifted map[string]bool) *TargetGroup {
+func buildGroup(spec *model.TargetGroup, h *state.Snapshot, shifted map[string]bool) *TargetGroup {
 	g := &TargetGroup{Spec: spec, Zones: map[string]*Zone{}}
 	// A shift that would leave the group no target is ignored: no zone of
 	// it is Shifted.
 	if !slices.ContainsFunc(spec.Targets, func(t model.Target) bool { return !shifted[t.Zone] }) {
 		shifted = nil
 	}
-	check := health.GroupCheck(spec.Name)
+	check := state.GroupCheck(spec.Name)
 	var all []Target
 	for _, t := range spec.Targets {
 		ap := netip.AddrPortFrom(t.Address, uint16(t.Port))
 		tv := Target{Addr: ap, Zone: t.Zone, Weight: weight(t.Weight), Healthy: true}
-		if st, ok := h.Get(health.Key{Check: check, Target: ap}); ok {
+		if st, ok := h.Get(state.Key{Check: check, Target: ap}); ok {
 			tv.Healthy, tv.Reason = st.Healthy, st.Reason
 		}
 		all = append(all, tv)

@@ -13,7 +13,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
 
-	"github.com/switchboard/switchboard/internal/health"
+	"github.com/switchboard/switchboard/internal/health/state"
 	"github.com/switchboard/switchboard/internal/model"
 	"github.com/switchboard/switchboard/internal/view"
 )
@@ -189,25 +189,25 @@ func newState(t *testing.T, groups []model.TargetGroup, lbs []model.LoadBalancer
 }
 
 // down lists the health keys of group's targets at addrs.
-func down(group string, addrs ...[]netip.AddrPort) []health.Key {
-	var out []health.Key
+func down(group string, addrs ...[]netip.AddrPort) []state.Key {
+	var out []state.Key
 	for _, a := range slices.Concat(addrs...) {
-		out = append(out, health.Key{Check: health.GroupCheck(group), Target: a})
+		out = append(out, state.Key{Check: state.GroupCheck(group), Target: a})
 	}
 	return out
 }
 
 // snapshot reports every key of unhealthy as failing ("status 503") and
 // every key of healthy as passing; other keys have no result.
-func snapshot(unhealthy, healthy []health.Key) *health.Snapshot {
-	m := map[health.Key]health.Status{}
+func snapshot(unhealthy, healthy []state.Key) *state.Snapshot {
+	m := map[state.Key]state.Status{}
 	for _, k := range healthy {
-		m[k] = health.Status{Healthy: true, Since: epoch.Add(-time.Hour)}
+		m[k] = state.Status{Healthy: true, Since: epoch.Add(-time.Hour)}
 	}
 	for _, k := range unhealthy {
-		m[k] = health.Status{Healthy: false, Reason: "status 503", Since: epoch.Add(-time.Minute)}
+		m[k] = state.Status{Healthy: false, Reason: "status 503", Since: epoch.Add(-time.Minute)}
 	}
-	return health.NewSnapshot(7, m)
+	return state.NewSnapshot(7, m)
 }
 
 // zoneWant is what a test expects of one zone of a target group.
@@ -269,7 +269,7 @@ type buildCase struct {
 	balancers []model.LoadBalancer
 	shifts    []model.ZonalShift
 	// down fail their checks, up pass; every other target has no result.
-	down, up  []health.Key
+	down, up  []state.Key
 	nilHealth bool
 	now       time.Time // epoch when zero
 
@@ -1067,7 +1067,7 @@ func TestForwardedGroups(t *testing.T) {
 
 // richState has a little of everything: two balancers, rules, both
 // cross-zone settings, thresholds, weights and shifts live and expired.
-func richState(t *testing.T) (*model.State, *health.Snapshot) {
+func richState(t *testing.T) (*model.State, *state.Snapshot) {
 	t.Helper()
 	s := newState(t,
 		[]model.TargetGroup{
@@ -1094,7 +1094,7 @@ func richState(t *testing.T) (*model.State, *health.Snapshot) {
 // viewCmp compares views: netip values by ==, snapshots field by field.
 var viewCmp = cmp.Options{
 	cmpopts.EquateComparable(netip.Addr{}, netip.AddrPort{}, netip.Prefix{}),
-	cmp.AllowUnexported(health.Snapshot{}),
+	cmp.AllowUnexported(state.Snapshot{}),
 }
 
 func TestBuildIsPure(t *testing.T) {

@@ -9,7 +9,7 @@ import (
 	"net/netip"
 	"time"
 
-	"github.com/switchboard/switchboard/internal/health"
+	"github.com/switchboard/switchboard/internal/health/state"
 	"github.com/switchboard/switchboard/internal/model"
 )
 
@@ -23,7 +23,7 @@ type View struct {
 	// State is the desired state, shared and read-only.
 	State *model.State
 	// Health is the health snapshot the view was built from.
-	Health *health.Snapshot
+	Health *state.Snapshot
 	// TargetGroups by name.
 	TargetGroups map[string]*TargetGroup
 	// LoadBalancers by name.

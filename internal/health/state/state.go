@@ -1,10 +1,7 @@
-// Package health decides whether endpoints are healthy. Every probe result
-// and every passive signal from the proxies lands here, and nothing else
-// decides health; the rest of switchboard reads immutable Snapshots.
-//
-// This file is the seam the view is built against. The checkers and the
-// scheduler arrive with the health-check engine.
-package health
+// Package state holds health as immutable snapshots: what the health engine
+// publishes and the view reads. It has no network code, so that the view,
+// which must stay pure, can depend on it.
+package state
 
 import (
 	"net/netip"
