@@ -24,10 +24,39 @@ func GroupCheck(group string) string { return "target_groups/" + group }
 // Status is what the engine last decided about one Key.
 type Status struct {
 	Healthy bool
-	// Reason says why, for people: "status 503", "connect: connection refused".
+	// Observed is false while no probe has finished yet: Healthy is then the
+	// check's initial state (the "unknown" of status pages).
+	Observed bool
+	// Ejected is true while passive outlier detection keeps the target out.
+	Ejected bool
+	// Reason says why, for people: "status 503, want 200-399",
+	// "connect 127.0.0.1:9001: connection refused". Snapshots are published
+	// on transitions, so a snapshot's reason is the one of its publication;
+	// the engine's Detail has the latest.
 	Reason string
 	// Since is when Healthy last changed.
 	Since time.Time
+}
+
+// Word is healthy, unhealthy or unknown (not yet observed).
+func (s Status) Word() string {
+	switch {
+	case !s.Observed && !s.Ejected:
+		return "unknown"
+	case s.Healthy:
+		return "healthy"
+	}
+	return "unhealthy"
+}
+
+// Each calls f for every status, in no particular order.
+func (s *Snapshot) Each(f func(Key, Status)) {
+	if s == nil {
+		return
+	}
+	for k, st := range s.statuses {
+		f(k, st)
+	}
 }
 
 // Snapshot is an immutable set of statuses. Keys it lacks have no result

@@ -1,0 +1,679 @@
+package health
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"hash/fnv"
+	"log/slog"
+	"net/http"
+	"net/netip"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/switchboard/switchboard/internal/health/state"
+	"github.com/switchboard/switchboard/internal/model"
+)
+
+// EngineConfig is what an Engine needs. The zero value works.
+type EngineConfig struct {
+	// Logger receives transitions and problems.
+	Logger *slog.Logger
+	// Checker names this process as a vantage point. Default "local".
+	Checker string
+	// Metrics is the process's own registry, the local source of metric checks.
+	Metrics *Metrics
+	// HTTPClient queries Prometheus for metric checks that name a server.
+	HTTPClient *http.Client
+	// History is how many observations are kept per key. Default 16.
+	History int
+	// NewChecker builds the checker of a probe. Default NewChecker; tests of
+	// the scheduler may pass a checker that needs no network.
+	NewChecker func(*model.Probe) (Checker, error)
+	// NewMetricChecker builds the checker of a metric check. Default NewMetricChecker.
+	NewMetricChecker func(*model.HealthCheck, *Metrics, *http.Client) (Checker, error)
+}
+
+// Engine runs every health check of the desired state and every target
+// group's probe of each target, combines active results per vantage point,
+// calculated checks and passive signals into one status per key, and
+// publishes a Snapshot whenever a status changes.
+//
+// Each probe runs in its own goroutine on a fixed schedule: the first probe
+// of a key is offset within the interval by a hash of the key, so that
+// thousands of checks spread evenly; a probe never overlaps the next one (a
+// probe that runs past its next tick skips it, and Skipped counts it).
+type Engine struct {
+	// Immutable after NewEngine.
+	cfg  EngineConfig
+	log  *slog.Logger
+	snap atomic.Pointer[state.Snapshot]
+	// dirty (capacity 1) wakes the publisher after a change.
+	dirty chan struct{}
+	// wake (capacity 1) tells the publisher that an ejection started.
+	wake    chan struct{}
+	skipped atomic.Uint64
+	dropped atomic.Uint64
+
+	mu       sync.Mutex // guards the fields below
+	runCtx   context.Context
+	wg       sync.WaitGroup
+	probes   map[state.Key]*probe
+	calcs    []*calculated
+	groups   map[string]*group
+	statuses map[state.Key]state.Status
+	version  uint64
+	subs     map[chan *state.Snapshot]struct{}
+	events   map[chan Event]struct{}
+	pending  *model.State // applied before Run
+}
+
+// Event is one status transition.
+type Event struct {
+	Key      state.Key
+	Status   state.Status
+	Previous state.Status
+}
+
+// Observation is one probe result as one checker saw it.
+type Observation struct {
+	Checker string
+	Time    time.Time
+	Healthy bool
+	Reason  string
+	Latency time.Duration
+}
+
+// NewEngine returns an engine with no checks. It does no I/O.
+func NewEngine(cfg EngineConfig) *Engine {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Checker == "" {
+		cfg.Checker = "local"
+	}
+	if cfg.History <= 0 {
+		cfg.History = 16
+	}
+	if cfg.HTTPClient == nil {
+		cfg.HTTPClient = &http.Client{Timeout: 30 * time.Second}
+	}
+	if cfg.NewChecker == nil {
+		cfg.NewChecker = NewChecker
+	}
+	if cfg.NewMetricChecker == nil {
+		cfg.NewMetricChecker = func(hc *model.HealthCheck, m *Metrics, c *http.Client) (Checker, error) {
+			return NewMetricChecker(hc, m, c)
+		}
+	}
+	e := &Engine{
+		cfg:      cfg,
+		log:      cfg.Logger,
+		dirty:    make(chan struct{}, 1),
+		wake:     make(chan struct{}, 1),
+		probes:   map[state.Key]*probe{},
+		groups:   map[string]*group{},
+		statuses: map[state.Key]state.Status{},
+		subs:     map[chan *state.Snapshot]struct{}{},
+		events:   map[chan Event]struct{}{},
+	}
+	e.snap.Store(state.NewSnapshot(0, map[state.Key]state.Status{}))
+	return e
+}
+
+// Snapshot returns the newest published statuses. It never blocks.
+func (e *Engine) Snapshot() *state.Snapshot { return e.snap.Load() }
+
+// Skipped counts probe ticks skipped because a probe ran past them.
+func (e *Engine) Skipped() uint64 { return e.skipped.Load() }
+
+// DroppedEvents counts events not delivered to a subscriber that fell behind.
+func (e *Engine) DroppedEvents() uint64 { return e.dropped.Load() }
+
+// Run starts the checks applied so far and publishes snapshots until ctx
+// ends; it returns when every probe goroutine has stopped.
+func (e *Engine) Run(ctx context.Context) error {
+	e.mu.Lock()
+	if e.runCtx != nil {
+		e.mu.Unlock()
+		return fmt.Errorf("health: engine already running")
+	}
+	e.runCtx = ctx
+	pending := e.pending
+	e.pending = nil
+	e.mu.Unlock()
+	if pending != nil {
+		if err := e.Apply(pending); err != nil {
+			return err
+		}
+	}
+	e.publish()
+	defer func() {
+		e.mu.Lock()
+		for _, p := range e.probes {
+			p.stop()
+		}
+		e.mu.Unlock()
+		e.wg.Wait()
+		e.closeSubscribers()
+	}()
+	timer := time.NewTimer(time.Hour)
+	defer timer.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-e.dirty:
+			e.publish()
+		case <-e.wake:
+		case <-timer.C:
+		}
+		// Ejections end on the publisher's clock, so no timer goroutine
+		// outlives the engine.
+		if next, ok := e.endEjections(time.Now()); ok {
+			timer.Reset(next)
+		} else {
+			timer.Reset(time.Hour)
+		}
+	}
+}
+
+// Apply makes the engine check what s declares: probes that are new start,
+// probes that are gone stop, probes that did not change keep their state.
+// s must be valid and defaulted. Apply may be called before or during Run.
+func (e *Engine) Apply(s *model.State) error {
+	specs, calcs, groups, err := e.plan(s)
+	if err != nil {
+		return err
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.runCtx == nil {
+		e.pending = s
+		return nil
+	}
+	for k, p := range e.probes {
+		if ns, ok := specs[k]; !ok || ns.identity != p.identity {
+			p.stop()
+			delete(e.probes, k)
+			delete(e.statuses, k)
+		}
+	}
+	for k, ns := range specs {
+		if _, running := e.probes[k]; running {
+			continue
+		}
+		e.probes[k] = ns
+		st := ns.status(e.cfg.History)
+		st.Since = time.Now()
+		e.statuses[k] = st
+		if !ns.disabled {
+			ctx, cancel := context.WithCancel(e.runCtx)
+			ns.cancel = cancel
+			e.wg.Go(func() { e.runProbe(ctx, ns) })
+		}
+	}
+	// Passive state survives for targets that stay in their group.
+	for name, g := range groups {
+		if old := e.groups[name]; old != nil {
+			for k, ps := range old.passive {
+				if _, ok := g.passive[k]; ok {
+					g.passive[k] = ps
+				}
+			}
+		}
+	}
+	e.groups = groups
+	for k := range e.statuses {
+		if _, ok := specs[k]; !ok && k.Target.IsValid() {
+			delete(e.statuses, k)
+		}
+	}
+	for _, c := range e.calcs {
+		if !containsCalc(calcs, c.name) {
+			delete(e.statuses, state.Key{Check: c.name})
+		}
+	}
+	e.calcs = calcs
+	for k := range e.statuses {
+		e.combineLocked(k, time.Now())
+	}
+	e.recomputeCalculatedLocked(time.Now())
+	e.markDirty()
+	return nil
+}
+
+func containsCalc(cs []*calculated, name string) bool {
+	for _, c := range cs {
+		if c.name == name {
+			return true
+		}
+	}
+	return false
+}
+
+// plan turns s into the probes, calculated checks and passive groups it declares.
+func (e *Engine) plan(s *model.State) (map[state.Key]*probe, []*calculated, map[string]*group, error) {
+	specs := map[state.Key]*probe{}
+	var calcs []*calculated
+	groups := map[string]*group{}
+	for i := range s.HealthChecks {
+		hc := &s.HealthChecks[i]
+		k := state.Key{Check: hc.Name}
+		switch hc.Type {
+		case model.CheckCalculated:
+			calcs = append(calcs, &calculated{name: hc.Name, children: hc.Children, threshold: hc.HealthThreshold, inverted: hc.Inverted, disabled: hc.Disabled})
+			continue
+		case model.CheckMetric:
+			c, err := e.cfg.NewMetricChecker(hc, e.cfg.Metrics, e.cfg.HTTPClient)
+			if err != nil {
+				return nil, nil, nil, fmt.Errorf("health: check %s: %w", hc.Name, err)
+			}
+			specs[k] = newProbe(k, c, Target{}, &hc.Probe, hc, identity(hc))
+		default:
+			c, err := e.cfg.NewChecker(&hc.Probe)
+			if err != nil {
+				return nil, nil, nil, fmt.Errorf("health: check %s: %w", hc.Name, err)
+			}
+			specs[k] = newProbe(k, c, Target{Host: hc.Address, Port: hc.Port}, &hc.Probe, hc, identity(hc))
+		}
+	}
+	for i := range s.TargetGroups {
+		tg := &s.TargetGroups[i]
+		pr := tg.HealthCheck
+		if pr == nil {
+			continue
+		}
+		c, err := e.cfg.NewChecker(pr)
+		if err != nil {
+			return nil, nil, nil, fmt.Errorf("health: target group %s: %w", tg.Name, err)
+		}
+		g := &group{od: tg.OutlierDetection, passive: map[state.Key]*passive{}}
+		groups[tg.Name] = g
+		for _, t := range tg.Targets {
+			ap := netip.AddrPortFrom(t.Address, uint16(t.Port))
+			k := state.Key{Check: state.GroupCheck(tg.Name), Target: ap}
+			port := pr.Port
+			if port == 0 {
+				port = t.Port
+			}
+			target := Target{Host: t.Address.String(), Port: port}
+			specs[k] = newProbe(k, c, target, pr, nil, identity(pr, target))
+			g.passive[k] = &passive{}
+		}
+	}
+	return specs, calcs, groups, nil
+}
+
+// identity is what makes two probes the same: a change of any of it restarts the probe.
+func identity(parts ...any) string {
+	b, _ := json.Marshal(parts)
+	return string(b)
+}
+
+// probe is one scheduled check of one key.
+type probe struct {
+	// Immutable after newProbe.
+	key          state.Key
+	identity     string
+	checker      Checker
+	target       Target
+	interval     time.Duration
+	timeout      time.Duration
+	offset       time.Duration
+	healthyTh    int
+	unhealthyTh  int
+	percent      int
+	inverted     bool
+	disabled     bool
+	initial      bool
+	insufficient model.InsufficientData
+	cancel       context.CancelFunc // set by Apply before the goroutine starts
+
+	// Guarded by Engine.mu.
+	vantages map[string]*vantage
+	history  []Observation // newest last, at most EngineConfig.History
+	skips    uint64
+}
+
+// vantage is one checker's thresholded view of a key.
+type vantage struct {
+	healthy         bool
+	okRun, failRun  int
+	last            Observation
+	observedAtLeast bool
+}
+
+func newProbe(k state.Key, c Checker, t Target, pr *model.Probe, hc *model.HealthCheck, id string) *probe {
+	p := &probe{
+		key: k, identity: id, checker: c, target: t,
+		interval: pr.Interval.D(), timeout: pr.Timeout.D(),
+		healthyTh: max(pr.HealthyThreshold, 1), unhealthyTh: max(pr.UnhealthyThreshold, 1),
+		percent: model.DefaultHealthyCheckerPercent, initial: true,
+		vantages: map[string]*vantage{},
+	}
+	if pr.HealthyCheckerPercent != nil {
+		p.percent = *pr.HealthyCheckerPercent
+	}
+	if hc != nil {
+		p.inverted, p.disabled = hc.Inverted, hc.Disabled
+		p.initial = hc.InitialState != model.Unhealthy
+		p.insufficient = hc.InsufficientData
+	}
+	if p.interval <= 0 {
+		p.interval = model.DefaultInterval
+	}
+	if p.timeout <= 0 || p.timeout >= p.interval {
+		p.timeout = p.interval / 2
+	}
+	p.offset = spread(k, p.interval)
+	return p
+}
+
+// spread places a key's first probe within the interval by a hash of the
+// key: deterministic, and even across many keys.
+func spread(k state.Key, interval time.Duration) time.Duration {
+	h := fnv.New64a()
+	h.Write([]byte(k.Check))
+	b, _ := k.Target.MarshalBinary()
+	h.Write(b)
+	return time.Duration(h.Sum64() % uint64(interval))
+}
+
+func (p *probe) stop() {
+	if p.cancel != nil {
+		p.cancel()
+	}
+	if c, ok := p.checker.(interface{ Close() }); ok {
+		c.Close()
+	}
+}
+
+// runProbe probes p on its schedule until ctx ends.
+func (e *Engine) runProbe(ctx context.Context, p *probe) {
+	next := time.Now().Add(p.offset)
+	timer := time.NewTimer(p.offset)
+	defer timer.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-timer.C:
+		}
+		pctx, cancel := context.WithTimeout(ctx, p.timeout)
+		r := p.checker.Check(pctx, p.target)
+		cancel()
+		if ctx.Err() != nil {
+			return
+		}
+		now := time.Now()
+		e.Observe(p.key, e.cfg.Checker, r, now)
+		next = next.Add(p.interval)
+		if !next.After(now) {
+			missed := uint64(now.Sub(next)/p.interval) + 1
+			next = next.Add(time.Duration(missed) * p.interval)
+			e.skipped.Add(missed)
+			e.mu.Lock()
+			p.skips += missed
+			e.mu.Unlock()
+		}
+		timer.Reset(next.Sub(now))
+	}
+}
+
+// Observe records a result for key k as checker saw it at t. The local
+// scheduler calls it for every probe; other nodes' results arrive here too,
+// so that a cluster adds vantage points without changing the model.
+func (e *Engine) Observe(k state.Key, checker string, r Result, t time.Time) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	p := e.probes[k]
+	if p == nil {
+		return // removed while the probe ran
+	}
+	v := p.vantages[checker]
+	if v == nil {
+		v = &vantage{healthy: p.initial}
+		p.vantages[checker] = v
+	}
+	healthy := r.Healthy
+	if IsNoData(r) {
+		switch p.insufficient {
+		case model.InsufficientUnhealthy:
+			healthy = false
+		case model.InsufficientLastKnown:
+			healthy = v.healthy
+		default:
+			healthy = true
+		}
+	}
+	obs := Observation{Checker: checker, Time: t, Healthy: healthy, Reason: r.Reason, Latency: r.Latency}
+	if healthy {
+		v.okRun, v.failRun = v.okRun+1, 0
+		if !v.healthy && v.okRun >= p.healthyTh {
+			v.healthy = true
+		}
+	} else {
+		v.okRun, v.failRun = 0, v.failRun+1
+		if v.healthy && v.failRun >= p.unhealthyTh {
+			v.healthy = false
+		}
+	}
+	v.last, v.observedAtLeast = obs, true
+	if len(p.history) == e.cfg.History {
+		copy(p.history, p.history[1:])
+		p.history = p.history[:len(p.history)-1]
+	}
+	p.history = append(p.history, obs)
+	e.combineLocked(k, t)
+	e.recomputeCalculatedLocked(t)
+}
+
+// status aggregates p's vantage points: healthy when more than percent of
+// the checkers that reported say so; the initial state before any did.
+func (p *probe) status(history int) state.Status {
+	if p.disabled {
+		return state.Status{Healthy: true, Observed: true, Reason: "disabled"}
+	}
+	var seen, healthy int
+	var last Observation
+	for _, v := range p.vantages {
+		if !v.observedAtLeast {
+			continue
+		}
+		seen++
+		if v.healthy {
+			healthy++
+		}
+		if v.last.Time.After(last.Time) || seen == 1 {
+			last = v.last
+		}
+	}
+	st := state.Status{Healthy: p.initial, Reason: "no result yet"}
+	if seen > 0 {
+		st.Observed = true
+		st.Healthy = healthy*100 > p.percent*seen
+		st.Reason = last.Reason
+		if seen > 1 {
+			st.Reason = fmt.Sprintf("%d of %d checkers healthy (need more than %d%%); last: %s", healthy, seen, p.percent, last.Reason)
+		}
+	}
+	if p.inverted {
+		st.Healthy = !st.Healthy
+		st.Reason = "inverted: " + st.Reason
+	}
+	return st
+}
+
+// combineLocked sets k's status from its active probe and its passive
+// state, and records a transition. e.mu must be held.
+func (e *Engine) combineLocked(k state.Key, now time.Time) {
+	p := e.probes[k]
+	if p == nil {
+		return
+	}
+	st := p.status(e.cfg.History)
+	if g := e.groupOf(k); g != nil {
+		if ps := g.passive[k]; ps != nil && ps.ejected(now) {
+			st.Healthy, st.Ejected, st.Reason = false, true, ps.reason
+		}
+	}
+	e.setLocked(k, st, now)
+}
+
+// setLocked stores st for k; a change of health, observation or ejection
+// is a transition: it is stamped, sent to event subscribers and published.
+func (e *Engine) setLocked(k state.Key, st state.Status, now time.Time) {
+	prev, had := e.statuses[k]
+	st.Since = prev.Since
+	if !had || prev.Healthy != st.Healthy {
+		st.Since = now
+	}
+	e.statuses[k] = st
+	if had && prev.Healthy == st.Healthy && prev.Observed == st.Observed && prev.Ejected == st.Ejected {
+		return
+	}
+	if had && prev.Healthy != st.Healthy {
+		e.log.Info("health transition", "check", k.Check, "target", targetString(k), "status", st.Word(), "reason", st.Reason)
+	}
+	ev := Event{Key: k, Status: st, Previous: prev}
+	for ch := range e.events {
+		select {
+		case ch <- ev:
+		default:
+			e.dropped.Add(1)
+		}
+	}
+	e.markDirty()
+}
+
+func targetString(k state.Key) string {
+	if !k.Target.IsValid() {
+		return ""
+	}
+	return k.Target.String()
+}
+
+func (e *Engine) markDirty() {
+	select {
+	case e.dirty <- struct{}{}:
+	default:
+	}
+}
+
+// publish makes the current statuses the snapshot and offers it to subscribers.
+func (e *Engine) publish() {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	m := make(map[state.Key]state.Status, len(e.statuses))
+	for k, st := range e.statuses {
+		m[k] = st
+	}
+	e.version++
+	snap := state.NewSnapshot(e.version, m)
+	e.snap.Store(snap)
+	for ch := range e.subs {
+		offerSnapshot(ch, snap)
+	}
+}
+
+// offerSnapshot puts s in ch (capacity 1), replacing one not yet taken.
+func offerSnapshot(ch chan *state.Snapshot, s *state.Snapshot) {
+	for {
+		select {
+		case ch <- s:
+			return
+		default:
+		}
+		select {
+		case <-ch:
+		default:
+		}
+	}
+}
+
+// Subscribe returns a channel that receives the current snapshot and then
+// each newer one; a slow reader skips to the newest. It is closed when ctx
+// ends or the engine stops.
+func (e *Engine) Subscribe(ctx context.Context) <-chan *state.Snapshot {
+	ch := make(chan *state.Snapshot, 1)
+	e.mu.Lock()
+	e.subs[ch] = struct{}{}
+	ch <- e.snap.Load()
+	e.mu.Unlock()
+	context.AfterFunc(ctx, func() { e.unsubscribe(ch) })
+	return ch
+}
+
+func (e *Engine) unsubscribe(ch chan *state.Snapshot) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if _, ok := e.subs[ch]; ok {
+		delete(e.subs, ch)
+		close(ch)
+	}
+}
+
+// Events returns a channel of transitions (capacity 256). A subscriber that
+// falls behind loses events, counted by DroppedEvents; the snapshots never
+// lose a state. It is closed when ctx ends or the engine stops.
+func (e *Engine) Events(ctx context.Context) <-chan Event {
+	ch := make(chan Event, 256)
+	e.mu.Lock()
+	e.events[ch] = struct{}{}
+	e.mu.Unlock()
+	context.AfterFunc(ctx, func() {
+		e.mu.Lock()
+		defer e.mu.Unlock()
+		if _, ok := e.events[ch]; ok {
+			delete(e.events, ch)
+			close(ch)
+		}
+	})
+	return ch
+}
+
+func (e *Engine) closeSubscribers() {
+	e.publish()
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for ch := range e.subs {
+		delete(e.subs, ch)
+		close(ch)
+	}
+	for ch := range e.events {
+		delete(e.events, ch)
+		close(ch)
+	}
+}
+
+// Detail is everything the engine knows about one key, for status pages.
+type Detail struct {
+	Status state.Status
+	// Checkers are each vantage point's latest observation.
+	Checkers []Observation
+	// History holds the latest observations, oldest first.
+	History []Observation
+	// Skipped counts this key's skipped ticks.
+	Skipped uint64
+}
+
+// Detail returns what the engine knows about k.
+func (e *Engine) Detail(k state.Key) (Detail, bool) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	st, ok := e.statuses[k]
+	if !ok {
+		return Detail{}, false
+	}
+	d := Detail{Status: st}
+	if p := e.probes[k]; p != nil {
+		for _, v := range p.vantages {
+			d.Checkers = append(d.Checkers, v.last)
+		}
+		d.History = append([]Observation(nil), p.history...)
+		d.Skipped = p.skips
+	}
+	return d, true
+}

@@ -1,0 +1,129 @@
+package health
+
+import (
+	"fmt"
+	"net/netip"
+	"time"
+
+	"github.com/switchboard/switchboard/internal/health/state"
+	"github.com/switchboard/switchboard/internal/model"
+)
+
+// group is a target group's passive health: its outlier-detection settings
+// and each target's record of live traffic.
+type group struct {
+	od      *model.OutlierDetection
+	passive map[state.Key]*passive
+}
+
+// passive is one target's record of live traffic.
+type passive struct {
+	failures  int       // consecutive failures since the last success or ejection
+	until     time.Time // ejected until then; zero when not ejected
+	ejections int       // ejections so far; the next lasts one base_ejection longer
+	lastEnd   time.Time // when the last ejection ended
+	reason    string
+}
+
+func (ps *passive) ejected(now time.Time) bool { return !ps.until.IsZero() && now.Before(ps.until) }
+
+func (e *Engine) groupOf(k state.Key) *group {
+	if !k.Target.IsValid() || len(k.Check) <= len(state.GroupCheck("")) {
+		return nil
+	}
+	return e.groups[k.Check[len(state.GroupCheck("")):]]
+}
+
+// Report records the outcome of one request or connection that a proxy sent
+// to target of target group name: ok, or a failure (connect refused, reset,
+// timeout, 5xx) described by reason. After the group's consecutive_failures
+// failures the target is ejected at once, for base_ejection times the
+// number of its recent ejections (up to max_ejection), unless that would
+// eject more than max_ejection_percent of the group. Report is safe for
+// concurrent use; it takes the engine's lock briefly.
+func (e *Engine) Report(name string, target netip.AddrPort, ok bool, reason string) {
+	now := time.Now()
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	g := e.groups[name]
+	if g == nil || g.od == nil || g.od.Disabled {
+		return
+	}
+	k := state.Key{Check: state.GroupCheck(name), Target: target}
+	ps := g.passive[k]
+	if ps == nil {
+		return
+	}
+	if ok {
+		ps.failures = 0
+		return
+	}
+	ps.failures++
+	if ps.ejected(now) || ps.failures < g.od.ConsecutiveFailures {
+		return
+	}
+	if g.ejectedCount(now) >= g.maxEjected() {
+		e.log.Debug("outlier not ejected: group at its ejection limit", "target_group", name, "target", target.String())
+		return
+	}
+	if !ps.lastEnd.IsZero() && now.Sub(ps.lastEnd) > g.od.MaxEjection.D() {
+		ps.ejections = 0 // healthy for long enough: start again from base_ejection
+	}
+	ps.ejections++
+	d := min(time.Duration(ps.ejections)*g.od.BaseEjection.D(), g.od.MaxEjection.D())
+	ps.until, ps.failures = now.Add(d), 0
+	ps.reason = fmt.Sprintf("ejected for %s after %d consecutive failures of live traffic (last: %s)", d, g.od.ConsecutiveFailures, reason)
+	e.combineLocked(k, now)
+	select {
+	case e.wake <- struct{}{}:
+	default:
+	}
+}
+
+// maxEjected is how many of g's targets may be ejected at once: the
+// percentage of the group, but at least one when the percentage is not 0.
+func (g *group) maxEjected() int {
+	pct := 50
+	if g.od.MaxEjectionPercent != nil {
+		pct = *g.od.MaxEjectionPercent
+	}
+	n := len(g.passive) * pct / 100
+	if n == 0 && pct > 0 {
+		n = 1
+	}
+	return n
+}
+
+func (g *group) ejectedCount(now time.Time) int {
+	n := 0
+	for _, ps := range g.passive {
+		if ps.ejected(now) {
+			n++
+		}
+	}
+	return n
+}
+
+// endEjections returns ejected targets whose time is up to their active
+// status, and says how long until the next ejection ends.
+func (e *Engine) endEjections(now time.Time) (time.Duration, bool) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	var next time.Duration
+	found := false
+	for _, g := range e.groups {
+		for k, ps := range g.passive {
+			switch {
+			case ps.until.IsZero():
+			case !now.Before(ps.until):
+				ps.until, ps.lastEnd, ps.reason = time.Time{}, now, ""
+				e.combineLocked(k, now)
+			default:
+				if d := ps.until.Sub(now); !found || d < next {
+					next, found = d, true
+				}
+			}
+		}
+	}
+	return next, found
+}
