@@ -4,9 +4,11 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"slices"
 	"time"
 
 	"github.com/switchboard/switchboard/internal/config"
+	"github.com/switchboard/switchboard/internal/health/state"
 )
 
 // adminHandler serves the admin listener:
@@ -47,9 +49,21 @@ type Status struct {
 	// DesiredVersion is the newest committed desired-state version.
 	DesiredVersion uint64 `json:"desired_version"`
 	// ViewVersion is the desired-state version of the published view.
-	ViewVersion uint64       `json:"view_version"`
-	Config      ConfigStatus `json:"config"`
-	History     []Change     `json:"history"`
+	ViewVersion uint64 `json:"view_version"`
+	// HealthVersion counts health snapshots; it grows with every transition.
+	HealthVersion uint64       `json:"health_version"`
+	Health        HealthCounts `json:"health"`
+	Config        ConfigStatus `json:"config"`
+	History       []Change     `json:"history"`
+}
+
+// HealthCounts counts the health statuses of checks and targets, with the
+// ones that are not healthy by name.
+type HealthCounts struct {
+	Healthy   int      `json:"healthy"`
+	Unhealthy int      `json:"unhealthy"`
+	Unknown   int      `json:"unknown"`
+	Failing   []string `json:"failing,omitempty"` // "check[target]: reason", sorted
 }
 
 // ConfigStatus is the state of the configuration file.
@@ -83,6 +97,24 @@ func (s *Server) status(w http.ResponseWriter, r *http.Request) {
 	if v := s.pub.Load(); v != nil {
 		out.ViewVersion = v.Version
 	}
+	hs := s.health.Snapshot()
+	out.HealthVersion = hs.Version()
+	hs.Each(func(k state.Key, st state.Status) {
+		switch st.Word() {
+		case "healthy":
+			out.Health.Healthy++
+		case "unknown":
+			out.Health.Unknown++
+		default:
+			out.Health.Unhealthy++
+			name := k.Check
+			if k.Target.IsValid() {
+				name += "[" + k.Target.String() + "]"
+			}
+			out.Health.Failing = append(out.Health.Failing, name+": "+st.Reason)
+		}
+	})
+	slices.Sort(out.Health.Failing)
 	if st != nil {
 		head, err := st.Head(r.Context())
 		if err != nil {

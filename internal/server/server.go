@@ -20,6 +20,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/switchboard/switchboard/internal/config"
+	"github.com/switchboard/switchboard/internal/health"
 	"github.com/switchboard/switchboard/internal/model"
 	"github.com/switchboard/switchboard/internal/store"
 	"github.com/switchboard/switchboard/internal/view"
@@ -52,6 +53,9 @@ type Server struct {
 	now  func() time.Time
 	pub  *view.Publisher
 	boot time.Time
+	// health runs every check; metrics is the registry metric checks read.
+	health  *health.Engine
+	metrics *health.Metrics
 
 	mu        sync.Mutex // guards the fields below
 	settings  model.Server
@@ -80,7 +84,12 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	return &Server{cfg: cfg, log: cfg.Logger, now: cfg.Now, pub: view.NewPublisher(), boot: cfg.Now()}, nil
+	metrics := health.NewMetrics(health.MetricsOptions{})
+	return &Server{
+		cfg: cfg, log: cfg.Logger, now: cfg.Now, pub: view.NewPublisher(), boot: cfg.Now(),
+		metrics: metrics,
+		health:  health.NewEngine(health.EngineConfig{Logger: cfg.Logger.With("component", "health"), Metrics: metrics}),
+	}, nil
 }
 
 // Views is where the current view is published; data planes subscribe here.
@@ -136,6 +145,7 @@ func (s *Server) Run(ctx context.Context) error {
 	runCtx, stop := context.WithCancel(context.Background())
 	defer stop()
 	g, gctx := errgroup.WithContext(runCtx)
+	g.Go(func() error { return s.health.Run(gctx) })
 	g.Go(func() error { return s.buildViews(gctx, st) })
 	g.Go(func() error { return s.watchFile(gctx, st) })
 	g.Go(func() error {
@@ -197,11 +207,15 @@ func (s *Server) apply(ctx context.Context, st store.Store, doc *model.Document)
 	return nil
 }
 
-// buildViews builds and publishes a view for every committed version, and
-// again when a zonal shift expires.
+// buildViews builds and publishes a view for every committed version and
+// every health change, and again when a zonal shift expires. Each version is
+// applied to the health engine first, so its checks start before the view
+// that needs them.
 func (s *Server) buildViews(ctx context.Context, st store.Store) error {
 	versions := st.Watch(ctx, 0)
+	healths := s.health.Subscribe(ctx)
 	var cur *store.Snapshot
+	hs := s.health.Snapshot()
 	expiry := time.NewTimer(time.Hour)
 	defer expiry.Stop()
 	for {
@@ -212,16 +226,24 @@ func (s *Server) buildViews(ctx context.Context, st store.Store) error {
 			if !ok {
 				return nil
 			}
+			if err := s.health.Apply(snap.State); err != nil {
+				s.log.Error("health checks not updated", "version", snap.Version, "err", err)
+			}
 			cur = snap
+		case h, ok := <-healths:
+			if !ok {
+				return nil
+			}
+			hs = h
 		case <-expiry.C:
 		}
 		if cur == nil {
 			continue
 		}
 		now := s.now()
-		v := view.Build(cur.Version, cur.State, nil, now)
+		v := view.Build(cur.Version, cur.State, hs, now)
 		s.pub.Publish(v)
-		s.log.Debug("view published", "version", v.Version)
+		s.log.Debug("view published", "version", v.Version, "health_version", hs.Version())
 		expiry.Reset(nextExpiry(cur.State, now))
 	}
 }

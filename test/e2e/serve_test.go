@@ -122,30 +122,40 @@ type status struct {
 
 func (p *proc) status(t *testing.T) status {
 	t.Helper()
-	resp, err := http.Get(p.admin + "/status")
+	var s status
+	getJSON(t, p.admin+"/status", &s)
+	return s
+}
+
+func getJSON(t *testing.T, url string, v any) {
+	t.Helper()
+	resp, err := http.Get(url)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer resp.Body.Close()
-	var s status
-	if err := json.NewDecoder(resp.Body).Decode(&s); err != nil {
+	if err := json.NewDecoder(resp.Body).Decode(v); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// waitFor polls the admin status until ok holds, for at most 20 s.
+func (p *proc) waitFor(t *testing.T, what string, ok func(status) bool) status {
+	t.Helper()
+	var s status
+	poll(t, what, func() bool { s = p.status(t); return ok(s) })
 	return s
 }
 
-// waitFor polls the admin status until ok holds, for at most 20 s. The
-// server reacts to signals asynchronously; polling is how a client sees it.
-func (p *proc) waitFor(t *testing.T, what string, ok func(status) bool) status {
+// poll calls ok every 20 ms until it holds, for at most 20 s. The server is
+// another process that reacts asynchronously; polling its admin listener is
+// how a client sees it, so this is the one place these tests wait on time.
+func poll(t *testing.T, what string, ok func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(20 * time.Second)
-	for {
-		s := p.status(t)
-		if ok(s) {
-			return s
-		}
+	for !ok() {
 		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s; last status %+v", what, s)
+			t.Fatalf("timed out after 20s waiting for %s", what)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
