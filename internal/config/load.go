@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/switchboard/switchboard/internal/health"
 	"github.com/switchboard/switchboard/internal/model"
 )
 
@@ -85,6 +86,7 @@ func Parse(file string, data []byte) (*model.Document, error) {
 			list = append(list, &Error{File: file, Pos: lookup(pos, fe.Path), Path: fe.Path.String(), Msg: fe.Msg, Allowed: fe.Allowed})
 		}
 	}
+	list = append(list, checkExpressions(file, doc, pos)...)
 	if len(list) > 0 {
 		slices.SortStableFunc(list, func(a, b *Error) int {
 			return cmp.Or(cmp.Compare(a.Pos.Line, b.Pos.Line), cmp.Compare(a.Pos.Col, b.Pos.Col))
@@ -103,4 +105,23 @@ func lookup(pos map[string]Pos, p model.Path) Pos {
 		}
 	}
 	return Pos{1, 1}
+}
+
+// checkExpressions parses the expression of every metric check that this
+// process evaluates (those without a Prometheus server, whose PromQL the
+// server checks), so a typo is refused with the file rather than found at
+// the first probe.
+func checkExpressions(file string, doc *model.Document, pos map[string]Pos) ErrorList {
+	var list ErrorList
+	for i, hc := range doc.HealthChecks {
+		if hc.Type != model.CheckMetric || hc.Prometheus != nil || hc.Expression == "" {
+			continue
+		}
+		if err := health.ValidateExpr(hc.Expression); err != nil {
+			p := model.Path{}.Field("health_checks").Index(i, hc.Name).Field("expression")
+			list = append(list, &Error{File: file, Pos: lookup(pos, p), Path: p.String(), Msg: "is not a metric expression: " + err.Error(),
+				Allowed: `a condition such as p99(name{label="v"}[1m]) > 0.25`})
+		}
+	}
+	return list
 }
