@@ -67,6 +67,11 @@ type Engine struct {
 	subs     map[chan *state.Snapshot]struct{}
 	events   map[chan Event]struct{}
 	pending  *model.State // applied before Run
+	// applied is the sequence number of the newest Apply that took effect;
+	// an older one that comes late (the pending one at Run) is dropped.
+	applied uint64
+	stopped bool
+	seq     atomic.Uint64 // numbers Apply calls in the order they are made
 }
 
 // Event is one status transition.
@@ -140,17 +145,18 @@ func (e *Engine) Run(ctx context.Context) error {
 		return fmt.Errorf("health: engine already running")
 	}
 	e.runCtx = ctx
-	pending := e.pending
+	pending, seq := e.pending, e.applied
 	e.pending = nil
 	e.mu.Unlock()
 	if pending != nil {
-		if err := e.Apply(pending); err != nil {
+		if err := e.apply(pending, seq); err != nil {
 			return err
 		}
 	}
 	e.publish()
 	defer func() {
 		e.mu.Lock()
+		e.stopped = true
 		for _, p := range e.probes {
 			p.stop()
 		}
@@ -182,17 +188,26 @@ func (e *Engine) Run(ctx context.Context) error {
 // Apply makes the engine check what s declares: probes that are new start,
 // probes that are gone stop, probes that did not change keep their state.
 // s must be valid and defaulted. Apply may be called before or during Run.
-func (e *Engine) Apply(s *model.State) error {
+func (e *Engine) Apply(s *model.State) error { return e.apply(s, e.seq.Add(1)) }
+
+// apply is Apply numbered seq; a call older than the newest applied is dropped.
+func (e *Engine) apply(s *model.State, seq uint64) error {
 	specs, calcs, groups, err := e.plan(s)
 	if err != nil {
 		return err
 	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	if e.runCtx == nil {
-		e.pending = s
+	switch {
+	case e.stopped:
+		return fmt.Errorf("health: engine stopped")
+	case seq < e.applied:
+		return nil // a newer state is already in force
+	case e.runCtx == nil:
+		e.pending, e.applied = s, seq
 		return nil
 	}
+	e.applied = seq
 	for k, p := range e.probes {
 		if ns, ok := specs[k]; !ok || ns.identity != p.identity {
 			p.stop()
