@@ -124,19 +124,7 @@ func (m *Metrics) Add(name string, labels Labels, delta float64) {
 		return
 	}
 	e := m.epoch(m.now())
-	h := m.hash(kindCounter, name, labels)
-	s := m.lookup(h, kindCounter, name, labels)
-	for {
-		if s == nil {
-			s = m.create(h, kindCounter, name, labels, e)
-		}
-		s.mu.Lock()
-		if !s.dead {
-			break
-		}
-		s.mu.Unlock()
-		s = nil // swept meanwhile
-	}
+	s := m.locked(kindCounter, name, labels, e)
 	if i, ok := s.advanceLocked(e); ok {
 		s.sums[i] += delta
 	}
@@ -150,19 +138,7 @@ func (m *Metrics) Observe(name string, labels Labels, value float64) {
 		return
 	}
 	e := m.epoch(m.now())
-	h := m.hash(kindHistogram, name, labels)
-	s := m.lookup(h, kindHistogram, name, labels)
-	for {
-		if s == nil {
-			s = m.create(h, kindHistogram, name, labels, e)
-		}
-		s.mu.Lock()
-		if !s.dead {
-			break
-		}
-		s.mu.Unlock()
-		s = nil // swept meanwhile
-	}
+	s := m.locked(kindHistogram, name, labels, e)
 	if i, ok := s.advanceLocked(e); ok {
 		s.hist[i].add(value)
 	}
@@ -172,6 +148,24 @@ func (m *Metrics) Observe(name string, labels Labels, value float64) {
 // epoch returns the number of the time bucket that holds t. It measures
 // from base with t.Sub, which uses the monotonic clock when both times
 // have one, so that a step of the wall clock does not move samples.
+// locked returns the live series name{labels} of kind k, created at epoch e
+// if missing, with its lock held.
+func (m *Metrics) locked(k metricKind, name string, labels Labels, e int64) *metricSeries {
+	h := m.hash(k, name, labels)
+	s := m.lookup(h, k, name, labels)
+	for {
+		if s == nil {
+			s = m.create(h, k, name, labels, e)
+		}
+		s.mu.Lock()
+		if !s.dead {
+			return s
+		}
+		s.mu.Unlock()
+		s = nil // swept meanwhile
+	}
+}
+
 func (m *Metrics) epoch(t time.Time) int64 {
 	d := int64(t.Sub(m.base))
 	e := d / int64(m.res)
