@@ -408,26 +408,26 @@ func TestPassiveEjection(t *testing.T) {
 			st, _ := e.Snapshot().Get(targetKey(0))
 			return st.Ejected && !st.Healthy
 		}
-		e.Report("web", target, false, "connect: connection refused")
-		e.Report("web", target, false, "connect: connection refused")
-		e.Report("web", target, true, "")
-		e.Report("web", target, false, "reset")
-		e.Report("web", target, false, "reset")
+		e.Report("web", target, Failure, "status 502")
+		e.Report("web", target, Failure, "status 502")
+		e.Report("web", target, Success, "")
+		e.Report("web", target, Failure, "reset")
+		e.Report("web", target, Failure, "reset")
 		if ejected() {
 			t.Fatal("ejected after a success broke the run of failures")
 		}
-		e.Report("web", target, false, "connect: connection refused")
+		e.Report("web", target, Failure, "status 502")
 		if !ejected() {
 			t.Fatal("not ejected on the third consecutive failure")
 		}
 		st, _ := e.Snapshot().Get(targetKey(0))
-		if want := "ejected for 30s after 3 consecutive failures of live traffic (last: connect: connection refused)"; st.Reason != want {
+		if want := "ejected for 30s after 3 consecutive failures of live traffic (last: status 502)"; st.Reason != want {
 			t.Errorf("reason = %q, want %q", st.Reason, want)
 		}
 		for i, want := range []time.Duration{30 * time.Second, 60 * time.Second, 75 * time.Second} {
 			if i > 0 {
 				for range 3 {
-					e.Report("web", target, false, "timeout")
+					e.Report("web", target, Failure, "timeout")
 				}
 				if !ejected() {
 					t.Fatalf("ejection %d did not happen", i+1)
@@ -445,7 +445,7 @@ func TestPassiveEjection(t *testing.T) {
 		// Healthy for longer than max_ejection: the next ejection is short again.
 		after(2 * time.Minute)
 		for range 3 {
-			e.Report("web", target, false, "timeout")
+			e.Report("web", target, Failure, "timeout")
 		}
 		after(30 * time.Second)
 		if ejected() {
@@ -455,7 +455,7 @@ func TestPassiveEjection(t *testing.T) {
 		// At most 50% of 4 targets at once.
 		for i := 1; i <= 3; i++ {
 			for range 3 {
-				e.Report("web", targetKey(i).Target, false, "5xx")
+				e.Report("web", targetKey(i).Target, Failure, "5xx")
 			}
 		}
 		synctest.Wait()
@@ -471,15 +471,38 @@ func TestPassiveEjection(t *testing.T) {
 	})
 }
 
+// TestPassiveConnectFailureEjectsAtOnce: a refused connection means the
+// target is not there; by default the first one ejects it, while other
+// failures still need their run.
+func TestPassiveConnectFailureEjectsAtOnce(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		e := engineWith(&switchable{})
+		stop := run(t, e, groupState(4, nil)) // defaults: 5 failures, 1 connect failure
+		defer stop()
+		for range 4 {
+			e.Report("web", targetKey(1).Target, Failure, "status 503")
+		}
+		e.Report("web", targetKey(0).Target, ConnectFailure, "connect 127.0.0.10:8080: connection refused")
+		// No synctest.Wait: the ejection must be in force when Report returns.
+		d, _ := e.Detail(targetKey(0))
+		if !d.Status.Ejected || d.Status.Reason != "ejected for 30s after 1 consecutive connect failures of live traffic (last: connect 127.0.0.10:8080: connection refused)" {
+			t.Errorf("after one connect failure: %+v, want ejected at once", d.Status)
+		}
+		if d, _ := e.Detail(targetKey(1)); d.Status.Ejected {
+			t.Error("ejected after 4 request failures, want 5")
+		}
+	})
+}
+
 func TestPassiveOffAndUnknownTargets(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		e := engineWith(&switchable{})
 		stop := run(t, e, groupState(2, &model.OutlierDetection{Disabled: true}))
 		defer stop()
 		for range 10 {
-			e.Report("web", targetKey(0).Target, false, "reset")
-			e.Report("nope", targetKey(0).Target, false, "reset")
-			e.Report("web", netip.MustParseAddrPort("127.0.0.99:1"), false, "reset")
+			e.Report("web", targetKey(0).Target, Failure, "reset")
+			e.Report("nope", targetKey(0).Target, Failure, "reset")
+			e.Report("web", netip.MustParseAddrPort("127.0.0.99:1"), Failure, "reset")
 		}
 		synctest.Wait()
 		if st, _ := e.Snapshot().Get(targetKey(0)); st.Ejected {

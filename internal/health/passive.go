@@ -16,9 +16,23 @@ type group struct {
 	passive map[state.Key]*passive
 }
 
+// Outcome is what happened to one request or connection sent to a target.
+type Outcome int
+
+// Outcomes.
+const (
+	// Success: the target answered (any status below 500).
+	Success Outcome = iota
+	// Failure: reset, timeout or a 5xx answer.
+	Failure
+	// ConnectFailure: the connection was refused or the target unreachable.
+	ConnectFailure
+)
+
 // passive is one target's record of live traffic.
 type passive struct {
 	failures  int       // consecutive failures since the last success or ejection
+	connects  int       // consecutive connect failures, likewise
 	until     time.Time // ejected until then; zero when not ejected
 	ejections int       // ejections so far; the next lasts one base_ejection longer
 	lastEnd   time.Time // when the last ejection ended
@@ -35,13 +49,14 @@ func (e *Engine) groupOf(k state.Key) *group {
 }
 
 // Report records the outcome of one request or connection that a proxy sent
-// to target of target group name: ok, or a failure (connect refused, reset,
-// timeout, 5xx) described by reason. After the group's consecutive_failures
-// failures the target is ejected at once, for base_ejection times the
-// number of its recent ejections (up to max_ejection), unless that would
-// eject more than max_ejection_percent of the group. Report is safe for
-// concurrent use; it takes the engine's lock briefly.
-func (e *Engine) Report(name string, target netip.AddrPort, ok bool, reason string) {
+// to target of target group name; reason describes a failure. After the
+// group's consecutive_failures failures, or consecutive_connect_failures
+// connect failures (by default the first), the target is ejected at once,
+// for base_ejection times the number of its recent ejections (up to
+// max_ejection), unless that would eject more than max_ejection_percent of
+// the group. Report is safe for concurrent use; it takes the engine's lock
+// briefly.
+func (e *Engine) Report(name string, target netip.AddrPort, o Outcome, reason string) {
 	now := time.Now()
 	e.mu.Lock()
 	defer e.mu.Unlock()
@@ -54,12 +69,19 @@ func (e *Engine) Report(name string, target netip.AddrPort, ok bool, reason stri
 	if ps == nil {
 		return
 	}
-	if ok {
-		ps.failures = 0
+	var run, limit int
+	switch o {
+	case Success:
+		ps.failures, ps.connects = 0, 0
 		return
+	case ConnectFailure:
+		ps.connects++
+		run, limit = ps.connects, g.od.ConsecutiveConnectFailures
+	default:
+		ps.failures++
+		run, limit = ps.failures, g.od.ConsecutiveFailures
 	}
-	ps.failures++
-	if ps.ejected(now) || ps.failures < g.od.ConsecutiveFailures {
+	if ps.ejected(now) || run < limit {
 		return
 	}
 	if g.ejectedCount(now) >= g.maxEjected() {
@@ -71,8 +93,12 @@ func (e *Engine) Report(name string, target netip.AddrPort, ok bool, reason stri
 	}
 	ps.ejections++
 	d := min(time.Duration(ps.ejections)*g.od.BaseEjection.D(), g.od.MaxEjection.D())
-	ps.until, ps.failures = now.Add(d), 0
-	ps.reason = fmt.Sprintf("ejected for %s after %d consecutive failures of live traffic (last: %s)", d, g.od.ConsecutiveFailures, reason)
+	ps.until, ps.failures, ps.connects = now.Add(d), 0, 0
+	what := "failures"
+	if o == ConnectFailure {
+		what = "connect failures"
+	}
+	ps.reason = fmt.Sprintf("ejected for %s after %d consecutive %s of live traffic (last: %s)", d, limit, what, reason)
 	e.combineLocked(k, now)
 	select {
 	case e.wake <- struct{}{}:

@@ -186,6 +186,9 @@ func (tg *TargetGroup) setDefaults() {
 	if od.ConsecutiveFailures == 0 {
 		od.ConsecutiveFailures = 5
 	}
+	if od.ConsecutiveConnectFailures == 0 {
+		od.ConsecutiveConnectFailures = 1
+	}
 	setDur(&od.BaseEjection, 30*time.Second)
 	setDur(&od.MaxEjection, 5*time.Minute)
 	if od.MaxEjectionPercent == nil {

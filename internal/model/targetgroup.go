@@ -51,8 +51,13 @@ type TargetGroup struct {
 type OutlierDetection struct {
 	// Disabled turns passive detection off for the group.
 	Disabled bool `yaml:"disabled" json:"disabled,omitempty"`
-	// ConsecutiveFailures that eject a target, 1–1000. Default 5.
+	// ConsecutiveFailures of requests (reset, timeout, 5xx) that eject a
+	// target, 1–1000. Default 5.
 	ConsecutiveFailures int `yaml:"consecutive_failures" json:"consecutive_failures,omitempty"`
+	// ConsecutiveConnectFailures (refused or unreachable: the target is not
+	// there) that eject a target, 1–1000. Default 1: eject on that very
+	// connection, and retry it elsewhere.
+	ConsecutiveConnectFailures int `yaml:"consecutive_connect_failures" json:"consecutive_connect_failures,omitempty"`
 	// BaseEjection is the first ejection's length; the n-th lasts n times as
 	// long, up to max_ejection. Default 30s; 1s–1h.
 	BaseEjection Duration `yaml:"base_ejection" json:"base_ejection,omitempty"`

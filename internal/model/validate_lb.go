@@ -69,6 +69,7 @@ func (v *validator) targetGroup(p Path, tg *TargetGroup) {
 	if od := tg.OutlierDetection; od != nil && !od.Disabled {
 		op := p.Field("outlier_detection")
 		v.intRange(op.Field("consecutive_failures"), od.ConsecutiveFailures, 1, 1000)
+		v.intRange(op.Field("consecutive_connect_failures"), od.ConsecutiveConnectFailures, 1, 1000)
 		if v.duration(op.Field("base_ejection"), od.BaseEjection, time.Second, time.Hour) {
 			v.duration(op.Field("max_ejection"), od.MaxEjection, od.BaseEjection.D(), 24*time.Hour)
 		}
