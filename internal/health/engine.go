@@ -1,6 +1,7 @@
 package health
 
 import (
+	"container/heap"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -15,6 +16,10 @@ import (
 	"github.com/switchboard/switchboard/internal/health/state"
 	"github.com/switchboard/switchboard/internal/model"
 )
+
+// minPublishGap is the least time between two snapshots. It bounds how late
+// a transition reaches the view: a few milliseconds.
+const minPublishGap = 5 * time.Millisecond
 
 // EngineConfig is what an Engine needs. The zero value works.
 type EngineConfig struct {
@@ -40,10 +45,11 @@ type EngineConfig struct {
 // calculated checks and passive signals into one status per key, and
 // publishes a Snapshot whenever a status changes.
 //
-// Each probe runs in its own goroutine on a fixed schedule: the first probe
-// of a key is offset within the interval by a hash of the key, so that
-// thousands of checks spread evenly; a probe never overlaps the next one (a
-// probe that runs past its next tick skips it, and Skipped counts it).
+// Probes run on a fixed schedule kept in one heap: the first probe of a key
+// is offset within the interval by a hash of the key, so that thousands of
+// checks spread evenly; each probe runs in a goroutine of its own while it
+// runs, and never overlaps the next one of its key (a probe that runs past
+// its next tick skips it, and Skipped counts it).
 type Engine struct {
 	// Immutable after NewEngine.
 	cfg  EngineConfig
@@ -52,7 +58,9 @@ type Engine struct {
 	// dirty (capacity 1) wakes the publisher after a change.
 	dirty chan struct{}
 	// wake (capacity 1) tells the publisher that an ejection started.
-	wake    chan struct{}
+	wake chan struct{}
+	// sched (capacity 1) tells the scheduler that a probe was queued.
+	sched   chan struct{}
 	skipped atomic.Uint64
 	dropped atomic.Uint64
 
@@ -66,6 +74,7 @@ type Engine struct {
 	version  uint64
 	subs     map[chan *state.Snapshot]struct{}
 	events   map[chan Event]struct{}
+	queue    probeQueue   // every enabled probe, by its next time
 	pending  *model.State // applied before Run
 	// applied is the sequence number of the newest Apply that took effect;
 	// an older one that comes late (the pending one at Run) is dropped.
@@ -117,6 +126,7 @@ func NewEngine(cfg EngineConfig) *Engine {
 		log:      cfg.Logger,
 		dirty:    make(chan struct{}, 1),
 		wake:     make(chan struct{}, 1),
+		sched:    make(chan struct{}, 1),
 		probes:   map[state.Key]*probe{},
 		groups:   map[string]*group{},
 		statuses: map[state.Key]state.Status{},
@@ -154,6 +164,7 @@ func (e *Engine) Run(ctx context.Context) error {
 		}
 	}
 	e.publish()
+	e.wg.Go(func() { e.schedule(ctx) })
 	defer func() {
 		e.mu.Lock()
 		e.stopped = true
@@ -172,6 +183,14 @@ func (e *Engine) Run(ctx context.Context) error {
 			return nil
 		case <-e.dirty:
 			e.publish()
+			// A snapshot copies every status: publish at most once per
+			// minPublishGap, so a burst of transitions (ten thousand first
+			// results at start) costs a few copies, not one each.
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-time.After(minPublishGap):
+			}
 		case <-e.wake:
 		case <-timer.C:
 		}
@@ -224,9 +243,10 @@ func (e *Engine) apply(s *model.State, seq uint64) error {
 		st.Since = time.Now()
 		e.statuses[k] = st
 		if !ns.disabled {
-			ctx, cancel := context.WithCancel(e.runCtx)
-			ns.cancel = cancel
-			e.wg.Go(func() { e.runProbe(ctx, ns) })
+			ns.ctx, ns.cancel = context.WithCancel(e.runCtx)
+			ns.next = time.Now().Add(ns.offset)
+			heap.Push(&e.queue, ns)
+			e.wakeScheduler()
 		}
 	}
 	// Passive state survives for targets that stay in their group.
@@ -344,9 +364,15 @@ type probe struct {
 	disabled     bool
 	initial      bool
 	insufficient model.InsufficientData
-	cancel       context.CancelFunc // set by Apply before the goroutine starts
+	// ctx ends when the probe is removed or the engine stops; set by Apply.
+	ctx    context.Context
+	cancel context.CancelFunc
 
 	// Guarded by Engine.mu.
+	next     time.Time // when the scheduler runs it next
+	index    int       // in Engine.queue; -1 when not queued
+	running  bool      // a probe is in flight
+	removed  bool
 	vantages map[string]*vantage
 	history  []Observation // newest last, at most EngineConfig.History
 	skips    uint64
@@ -396,7 +422,10 @@ func spread(k state.Key, interval time.Duration) time.Duration {
 	return time.Duration(h.Sum64() % uint64(interval))
 }
 
+// stop ends p: an in-flight probe is cancelled and p leaves the queue the
+// next time the scheduler meets it. e.mu must be held.
 func (p *probe) stop() {
+	p.removed = true
 	if p.cancel != nil {
 		p.cancel()
 	}
@@ -405,36 +434,102 @@ func (p *probe) stop() {
 	}
 }
 
-// runProbe probes p on its schedule until ctx ends.
-func (e *Engine) runProbe(ctx context.Context, p *probe) {
-	next := time.Now().Add(p.offset)
-	timer := time.NewTimer(p.offset)
+// schedule starts the probes that are due, each in a goroutine of its own
+// for the length of one probe, until ctx ends. Probes wait as data in a heap
+// ordered by their next time, not as parked goroutines: ten thousand checks
+// cost ten thousand small structs, and a goroutine only while one runs.
+func (e *Engine) schedule(ctx context.Context) {
+	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
 	for {
+		timer.Reset(e.startDue(time.Now()))
 		select {
 		case <-ctx.Done():
 			return
 		case <-timer.C:
+		case <-e.sched:
 		}
-		pctx, cancel := context.WithTimeout(ctx, p.timeout)
-		r := p.checker.Check(pctx, p.target)
-		cancel()
-		if ctx.Err() != nil {
-			return
-		}
-		now := time.Now()
-		e.Observe(p.key, e.cfg.Checker, r, now)
-		next = next.Add(p.interval)
-		if !next.After(now) {
-			missed := uint64(now.Sub(next)/p.interval) + 1
-			next = next.Add(time.Duration(missed) * p.interval)
-			e.skipped.Add(missed)
-			e.mu.Lock()
-			p.skips += missed
-			e.mu.Unlock()
-		}
-		timer.Reset(next.Sub(now))
 	}
+}
+
+// startDue starts every probe due at now and returns how long until the
+// next one. A probe still running at its tick skips it (counted), so probes
+// of one key never overlap.
+func (e *Engine) startDue(now time.Time) time.Duration {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for len(e.queue) > 0 && !e.queue[0].next.After(now) {
+		p := e.queue[0]
+		if p.removed {
+			heap.Pop(&e.queue)
+			continue
+		}
+		if p.running {
+			e.skipLocked(p, 1)
+		} else {
+			p.running = true
+			e.wg.Go(func() { e.probeOnce(p) })
+		}
+		p.next = p.next.Add(p.interval)
+		if !p.next.After(now) { // the scheduler itself fell behind
+			missed := uint64(now.Sub(p.next)/p.interval) + 1
+			p.next = p.next.Add(time.Duration(missed) * p.interval)
+			e.skipLocked(p, missed)
+		}
+		heap.Fix(&e.queue, 0)
+	}
+	if len(e.queue) == 0 {
+		return time.Hour
+	}
+	return e.queue[0].next.Sub(now)
+}
+
+func (e *Engine) skipLocked(p *probe, n uint64) {
+	p.skips += n
+	e.skipped.Add(n)
+}
+
+// probeOnce runs one probe of p and records its result.
+func (e *Engine) probeOnce(p *probe) {
+	ctx, cancel := context.WithTimeout(p.ctx, p.timeout)
+	r := p.checker.Check(ctx, p.target)
+	cancel()
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	p.running = false
+	if !p.removed { // a probe replaced meanwhile must not speak for its successor
+		e.observeLocked(p, e.cfg.Checker, r, time.Now())
+	}
+}
+
+func (e *Engine) wakeScheduler() {
+	select {
+	case e.sched <- struct{}{}:
+	default:
+	}
+}
+
+// probeQueue is a min-heap of probes by their next time.
+type probeQueue []*probe
+
+func (q probeQueue) Len() int           { return len(q) }
+func (q probeQueue) Less(i, j int) bool { return q[i].next.Before(q[j].next) }
+func (q probeQueue) Swap(i, j int) {
+	q[i], q[j] = q[j], q[i]
+	q[i].index, q[j].index = i, j
+}
+func (q *probeQueue) Push(x any) {
+	p := x.(*probe)
+	p.index = len(*q)
+	*q = append(*q, p)
+}
+func (q *probeQueue) Pop() any {
+	old := *q
+	p := old[len(old)-1]
+	old[len(old)-1] = nil
+	p.index = -1
+	*q = old[:len(old)-1]
+	return p
 }
 
 // Observe records a result for key k as checker saw it at t. The local
@@ -443,10 +538,14 @@ func (e *Engine) runProbe(ctx context.Context, p *probe) {
 func (e *Engine) Observe(k state.Key, checker string, r Result, t time.Time) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	p := e.probes[k]
-	if p == nil {
-		return // removed while the probe ran
+	if p := e.probes[k]; p != nil {
+		e.observeLocked(p, checker, r, t)
 	}
+}
+
+// observeLocked records r for p as checker saw it at t. e.mu must be held.
+func (e *Engine) observeLocked(p *probe, checker string, r Result, t time.Time) {
+	k := p.key
 	v := p.vantages[checker]
 	if v == nil {
 		v = &vantage{healthy: p.initial}

@@ -122,6 +122,10 @@ func after(d time.Duration) {
 	synctest.Wait()
 }
 
+// settle lets the engine publish what has changed: snapshots are at most
+// minPublishGap apart.
+func settle() { after(minPublishGap) }
+
 func TestThresholdsBothWays(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		c := &switchable{}
@@ -404,7 +408,7 @@ func TestPassiveEjection(t *testing.T) {
 		defer stop()
 		target := targetKey(0).Target
 		ejected := func() bool {
-			synctest.Wait()
+			settle()
 			st, _ := e.Snapshot().Get(targetKey(0))
 			return st.Ejected && !st.Healthy
 		}
@@ -551,14 +555,14 @@ func TestApplyKeepsStateAndEvents(t *testing.T) {
 		if err := e.Apply(groupState(3, nil)); err != nil {
 			t.Fatal(err)
 		}
-		synctest.Wait()
+		settle()
 		if st, _ := e.Snapshot().Get(targetKey(0)); st.Healthy || !st.Observed {
 			t.Errorf("after re-applying the same state: %+v, want the state kept (unhealthy, observed)", st)
 		}
 		if err := e.Apply(groupState(2, nil)); err != nil {
 			t.Fatal(err)
 		}
-		synctest.Wait()
+		settle()
 		if _, ok := e.Snapshot().Get(targetKey(2)); ok {
 			t.Error("a removed target still has a status")
 		}
