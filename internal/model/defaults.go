@@ -31,6 +31,9 @@ func (d *Document) SetDefaults() {
 	if d.Server.ShutdownTimeout == 0 {
 		d.Server.ShutdownTimeout = Duration(DefaultShutdownTimeout)
 	}
+	if d.Server.DNS.LoadBalancerTTL == 0 {
+		d.Server.DNS.LoadBalancerTTL = Duration(60 * time.Second)
+	}
 	d.State.SetDefaults()
 }
 

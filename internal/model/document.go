@@ -4,6 +4,8 @@
 // plain data: no I/O, no goroutines, no clocks.
 package model
 
+import "net/netip"
+
 // Document is one configuration file: the settings of this process (Server)
 // and the desired state it declares (State, inline at the top level).
 type Document struct {
@@ -18,6 +20,21 @@ type Server struct {
 	Admin Admin `yaml:"admin" json:"admin"`
 	// ShutdownTimeout bounds a graceful drain on SIGTERM. Default 30s; 0s–1h.
 	ShutdownTimeout Duration `yaml:"shutdown_timeout" json:"shutdown_timeout"`
+	// DNS is the authoritative DNS server; off unless it has listen addresses.
+	DNS DNSServer `yaml:"dns" json:"dns"`
+}
+
+// DNSServer configures the authoritative DNS server of this process.
+type DNSServer struct {
+	// Listen are host:port addresses served on both UDP and TCP, such as
+	// 127.0.0.1:5353. Empty: no DNS server.
+	Listen []string `yaml:"listen" json:"listen,omitempty"`
+	// GeoIPDatabase is the path of a MaxMind-format (.mmdb) city or country
+	// database, for geolocation and geoproximity routing. Optional.
+	GeoIPDatabase string `yaml:"geoip_database" json:"geoip_database,omitempty"`
+	// LoadBalancerTTL is the TTL of load balancer names and of aliases to
+	// them. Default 60s (as ELB).
+	LoadBalancerTTL Duration `yaml:"load_balancer_ttl" json:"load_balancer_ttl,omitempty"`
 }
 
 // Admin configures the admin HTTP listener.
@@ -46,6 +63,17 @@ type State struct {
 	LoadBalancers []LoadBalancer `yaml:"load_balancers" json:"load_balancers,omitempty"`
 	// ZonalShifts move traffic away from a zone until they expire.
 	ZonalShifts []ZonalShift `yaml:"zonal_shifts" json:"zonal_shifts,omitempty"`
+	// LatencyTable says how far each client network is from each region,
+	// for latency routing: the most specific entry containing the client wins.
+	LatencyTable []LatencyEntry `yaml:"latency_table" json:"latency_table,omitempty"`
+}
+
+// LatencyEntry is the latency from one client network to regions.
+type LatencyEntry struct {
+	// CIDR is the client network, such as 192.0.2.0/24 or ::/0 for the rest.
+	CIDR netip.Prefix `yaml:"cidr" json:"cidr"`
+	// Latency by region name, such as {eu-central: 12ms, us-east: 95ms}.
+	Latency map[string]Duration `yaml:"latency" json:"latency"`
 }
 
 // Region is a named place, such as eu-west-1.

@@ -2,6 +2,7 @@ package model
 
 import (
 	"fmt"
+	"net/netip"
 	"time"
 )
 
@@ -14,6 +15,17 @@ func (d *Document) Validate() error {
 		v.add(srv.Field("admin").Field("listen"), "host:port", "is empty")
 	}
 	v.duration(srv.Field("shutdown_timeout"), d.Server.ShutdownTimeout, 0, time.Hour)
+	dp := srv.Field("dns")
+	seen := map[string]bool{}
+	for i, a := range d.Server.DNS.Listen {
+		if _, err := netip.ParseAddrPort(a); err != nil {
+			v.add(dp.Field("listen").Index(i, ""), "an IP address and port such as 127.0.0.1:5353 or [::1]:53", "%q is not an address and port", a)
+		} else if seen[a] {
+			v.add(dp.Field("listen").Index(i, ""), "each address once", "%s is listed twice", a)
+		}
+		seen[a] = true
+	}
+	v.duration(dp.Field("load_balancer_ttl"), d.Server.DNS.LoadBalancerTTL, 0, maxTTL)
 	v.state()
 	return v.err()
 }
@@ -116,6 +128,7 @@ func (v *validator) state() {
 	}
 	v.loadBalancers(root.Field("load_balancers"))
 	v.zonalShifts(root.Field("zonal_shifts"))
+	v.latencyTable(root.Field("latency_table"))
 }
 
 // name checks a resource name at p (the element's path) and that it is
@@ -211,4 +224,32 @@ func (v *validator) known(what string, names []string) string {
 		return fmt.Sprintf("one of the %d %s defined", len(names), what)
 	}
 	return "defined " + what + ": " + join(names)
+}
+
+func (v *validator) latencyTable(base Path) {
+	seen := map[netip.Prefix]Path{}
+	for i, e := range v.s.LatencyTable {
+		p := base.Index(i, "")
+		switch {
+		case !e.CIDR.IsValid():
+			v.add(p.Field("cidr"), "a network such as 192.0.2.0/24", "is required")
+		case e.CIDR != e.CIDR.Masked():
+			v.add(p.Field("cidr"), "a network address such as "+e.CIDR.Masked().String(), "%s has host bits set", e.CIDR)
+		case seen[e.CIDR] != nil:
+			v.add(p.Field("cidr"), "each network once", "%s is also at %s", e.CIDR, seen[e.CIDR])
+		default:
+			seen[e.CIDR] = p
+		}
+		if len(e.Latency) == 0 {
+			v.add(p.Field("latency"), "latency by region, such as {eu-central: 12ms}", "is empty")
+		}
+		for _, r := range keys(e.Latency) {
+			if v.regions[r] == nil {
+				v.add(p.Field("latency").MapKey(r), v.known("regions", keys(v.regions)), "region %q is not defined", r)
+			}
+			if e.Latency[r] < 0 {
+				v.add(p.Field("latency").MapKey(r), "a duration of 0 or more", "%s is negative", e.Latency[r])
+			}
+		}
+	}
 }

@@ -48,6 +48,7 @@ func Build(version uint64, s *model.State, h *state.Snapshot, now time.Time) *Vi
 		spec := &s.LoadBalancers[i]
 		v.LoadBalancers[spec.Name] = buildBalancer(spec, v.TargetGroups, shifted.balancers[spec.Name])
 	}
+	v.Records = buildRecords(s, h, v.LoadBalancers)
 	return v
 }
 

@@ -28,6 +28,8 @@ type View struct {
 	TargetGroups map[string]*TargetGroup
 	// LoadBalancers by name.
 	LoadBalancers map[string]*LoadBalancer
+	// Records are the record groups of every hosted zone, with health.
+	Records map[RecordKey]*RecordGroup
 }
 
 // TargetGroup is the routing decision for one target group.
