@@ -324,7 +324,7 @@ func (s *Server) reload(ctx context.Context, st store.Store) {
 		s.logConfigError(err)
 		return
 	}
-	if doc.Server != running {
+	if !reflect.DeepEqual(doc.Server, running) {
 		s.log.Warn("server settings change on restart; the running ones stay", "file", s.cfg.ConfigPath)
 	}
 }
