@@ -1,0 +1,138 @@
+// This file is the packet boundary: one query packet in, one answer packet
+// (or nothing) out. It checks the header and question, applies EDNS, asks
+// answer.go for the sections, and truncates UDP answers to fit. A panic is
+// recovered here, and only here.
+
+package dnsserver
+
+import (
+	"encoding/binary"
+	"net/netip"
+	"runtime/debug"
+
+	"github.com/miekg/dns"
+)
+
+// handle answers the query packet req from src, packing the answer into buf
+// when it fits (len(buf) is the room), and returns the answer, or nil to
+// send nothing: a packet too short for a header, or a response rather than
+// a query (answering those could start a loop). tcp says the transport:
+// UDP answers are truncated to the client's payload size.
+func (s *Server) handle(req []byte, src netip.Addr, tcp bool, buf []byte) (resp []byte) {
+	s.stats.queries.Add(1)
+	defer func() {
+		if p := recover(); p != nil {
+			s.stats.panics.Add(1)
+			s.log.Error("dnsserver: panic answering a query", "panic", p, "stack", string(debug.Stack()))
+			resp = headerOnly(req, dns.RcodeServerFailure, buf)
+		}
+	}()
+	if len(req) < headerLen || req[2]&0x80 != 0 {
+		s.stats.dropped.Add(1)
+		return nil
+	}
+	var m dns.Msg
+	if err := m.Unpack(req); err != nil {
+		s.stats.formErrs.Add(1)
+		return headerOnly(req, dns.RcodeFormatError, buf)
+	}
+	r, limit := s.answer(&m, src, tcp)
+	if r.Rcode == dns.RcodeFormatError {
+		s.stats.formErrs.Add(1)
+	}
+	out, err := r.PackBuffer(buf)
+	if err == nil && len(out) > limit {
+		r.Truncate(limit)
+		if r.Truncated {
+			s.stats.truncated.Add(1)
+		}
+		out, err = r.PackBuffer(buf)
+	}
+	if err != nil {
+		s.log.Error("dnsserver: cannot pack an answer", "question", r.Question, "err", err)
+		return headerOnly(req, dns.RcodeServerFailure, buf)
+	}
+	return out
+}
+
+// headerLen is the size of a DNS header.
+const headerLen = 12
+
+// headerOnly returns an answer of just a header to req (at least 12 bytes):
+// its ID, opcode and RD, QR set, rcode, and no records.
+func headerOnly(req []byte, rcode int, buf []byte) []byte {
+	if len(buf) < headerLen {
+		buf = make([]byte, headerLen)
+	}
+	out := buf[:headerLen]
+	clear(out)
+	copy(out[:2], req[:2])
+	const qr, opcodeMask, rd = 0x8000, 0x7800, 0x0100
+	flags := binary.BigEndian.Uint16(req[2:4])
+	binary.BigEndian.PutUint16(out[2:4], qr|flags&(opcodeMask|rd)|uint16(rcode&0xF))
+	return out
+}
+
+// answer builds the answer message to m and the most bytes it may take.
+func (s *Server) answer(m *dns.Msg, src netip.Addr, tcp bool) (*dns.Msg, int) {
+	r := &dns.Msg{
+		MsgHdr: dns.MsgHdr{
+			Id:               m.Id,
+			Response:         true,
+			Opcode:           m.Opcode,
+			RecursionDesired: m.RecursionDesired,
+			CheckingDisabled: m.CheckingDisabled,
+		},
+		Compress: true,
+	}
+	limit := dns.MinMsgSize
+	if tcp {
+		limit = dns.MaxMsgSize
+	}
+	if len(m.Question) != 1 {
+		// RFC 9619: a query has exactly one question.
+		r.Rcode = dns.RcodeFormatError
+		return r, limit
+	}
+	r.Question = m.Question // as asked, case and all (0x20)
+	e, ok := readEDNS(m)
+	if !ok {
+		r.Rcode = dns.RcodeFormatError
+		if e.present { // a sound OPT with a bad option
+			r.Extra = append(r.Extra, replyOPT(edns{do: e.do}, client{}, 0))
+		}
+		return r, limit
+	}
+	if e.present && !tcp {
+		limit = min(e.size, ednsPayload)
+	}
+	cl := clientOf(e, src)
+	scope := 0
+	switch q := m.Question[0]; {
+	case e.present && e.version > 0:
+		r.Rcode = dns.RcodeBadVers // RFC 6891 §6.1.3; the OPT below says version 0
+	case m.Opcode != dns.OpcodeQuery:
+		r.Rcode = dns.RcodeNotImplemented
+	case q.Qtype == dns.TypeOPT:
+		r.Rcode = dns.RcodeFormatError
+	case q.Qclass != dns.ClassINET:
+		r.Rcode = dns.RcodeRefused
+	case q.Qtype == dns.TypeAXFR || q.Qtype == dns.TypeIXFR:
+		r.Rcode = dns.RcodeRefused // zone transfers are not served yet
+	case q.Qtype == dns.TypeMAILA || q.Qtype == dns.TypeMAILB:
+		r.Rcode = dns.RcodeNotImplemented
+	default:
+		t := s.table.Load()
+		if t == nil {
+			r.Rcode = dns.RcodeServerFailure // no view yet
+			break
+		}
+		qy := query{s: s, t: t, cl: cl}
+		qy.resolve(r, q.Name, q.Qtype)
+		scope = qy.scope
+	}
+	if e.present {
+		r.Extra = append(r.Extra, replyOPT(e, cl, scope))
+	}
+	return r, limit
+}
