@@ -53,6 +53,7 @@ type Status struct {
 	// HealthVersion counts health snapshots; it grows with every transition.
 	HealthVersion uint64       `json:"health_version"`
 	Health        HealthCounts `json:"health"`
+	DNS           *DNSStatus   `json:"dns,omitempty"`
 	Config        ConfigStatus `json:"config"`
 	History       []Change     `json:"history"`
 }
@@ -64,6 +65,15 @@ type HealthCounts struct {
 	Unhealthy int      `json:"unhealthy"`
 	Unknown   int      `json:"unknown"`
 	Failing   []string `json:"failing,omitempty"` // "check[target]: reason", sorted
+}
+
+// DNSStatus is the DNS server's listeners and counters.
+type DNSStatus struct {
+	Listen      []string `json:"listen"`
+	Queries     uint64   `json:"queries"`
+	FormErrs    uint64   `json:"formerr"`
+	Truncated   uint64   `json:"truncated"`
+	FailingOpen uint64   `json:"record_groups_failing_open"`
 }
 
 // ConfigStatus is the state of the configuration file.
@@ -89,6 +99,7 @@ type Change struct {
 func (s *Server) status(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	st := s.store
+	dns := s.dns
 	cs := ConfigStatus{File: s.cfg.ConfigPath, OK: s.configErr == nil, LastAttempt: rfc3339(s.lastLoad), LastSuccess: rfc3339(s.lastOK)}
 	cs.Errors = errorLines(s.configErr)
 	s.mu.Unlock()
@@ -96,6 +107,13 @@ func (s *Server) status(w http.ResponseWriter, r *http.Request) {
 	out := Status{Version: s.cfg.Version, Config: cs, Started: rfc3339(s.boot)}
 	if v := s.pub.Load(); v != nil {
 		out.ViewVersion = v.Version
+	}
+	if dns != nil {
+		ds := dns.Stats()
+		out.DNS = &DNSStatus{Queries: ds.Queries, FormErrs: ds.FormErrs, Truncated: ds.Truncated, FailingOpen: uint64(ds.FailingOpen)}
+		for _, a := range dns.Addrs() {
+			out.DNS.Listen = append(out.DNS.Listen, a.Network()+"/"+a.String())
+		}
 	}
 	hs := s.health.Snapshot()
 	out.HealthVersion = hs.Version()

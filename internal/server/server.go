@@ -20,6 +20,8 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/switchboard/switchboard/internal/config"
+	"github.com/switchboard/switchboard/internal/dnsserver"
+	"github.com/switchboard/switchboard/internal/geoip"
 	"github.com/switchboard/switchboard/internal/health"
 	"github.com/switchboard/switchboard/internal/model"
 	"github.com/switchboard/switchboard/internal/store"
@@ -64,7 +66,8 @@ type Server struct {
 	lastOK    time.Time // last successful load
 	lastStat  fileStamp
 	draining  bool
-	store     store.Store // set once Run has opened it
+	dns       *dnsserver.Server // nil without DNS listen addresses
+	store     store.Store       // set once Run has opened it
 }
 
 // New checks cfg and returns a Server. It does no I/O.
@@ -135,6 +138,10 @@ func (s *Server) Run(ctx context.Context) error {
 		}
 	}
 
+	dns, err := s.newDNS()
+	if err != nil {
+		return err
+	}
 	ln, err := net.Listen("tcp", s.settings.Admin.Listen)
 	if err != nil {
 		return fmt.Errorf("server: admin listener: %w", err)
@@ -146,6 +153,9 @@ func (s *Server) Run(ctx context.Context) error {
 	defer stop()
 	g, gctx := errgroup.WithContext(runCtx)
 	g.Go(func() error { return s.health.Run(gctx) })
+	if dns != nil {
+		g.Go(func() error { return dns.Run(gctx) })
+	}
 	g.Go(func() error { return s.buildViews(gctx, st) })
 	g.Go(func() error { return s.watchFile(gctx, st) })
 	g.Go(func() error {
@@ -159,6 +169,44 @@ func (s *Server) Run(ctx context.Context) error {
 	case <-gctx.Done():
 	}
 	return s.shutdown(g, stop, admin)
+}
+
+// newDNS builds and binds the DNS server when the settings give it
+// addresses, so that a port in use or a missing GeoIP database stops the
+// start with the reason, before anything serves. It returns nil without
+// addresses.
+func (s *Server) newDNS() (*dnsserver.Server, error) {
+	cfg := s.settings.DNS
+	if len(cfg.Listen) == 0 {
+		return nil, nil
+	}
+	dc := dnsserver.Config{
+		Listen:          cfg.Listen,
+		Views:           s.pub,
+		LoadBalancerTTL: cfg.LoadBalancerTTL.D(),
+		Logger:          s.log.With("component", "dns"),
+	}
+	if cfg.GeoIPDatabase != "" {
+		db, err := geoip.Open(cfg.GeoIPDatabase)
+		if err != nil {
+			return nil, fmt.Errorf("server: dns: %w", err)
+		}
+		dc.Locator = db
+	}
+	d, err := dnsserver.New(dc)
+	if err != nil {
+		return nil, fmt.Errorf("server: dns: %w", err)
+	}
+	if err := d.Listen(); err != nil {
+		return nil, fmt.Errorf("server: dns: %w", err)
+	}
+	for _, a := range d.Addrs() {
+		s.log.Info("dns listener", "addr", a.String(), "net", a.Network())
+	}
+	s.mu.Lock()
+	s.dns = d
+	s.mu.Unlock()
+	return d, nil
 }
 
 // shutdown stops taking new work, lets in-flight work finish within the
