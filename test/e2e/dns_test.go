@@ -2,12 +2,8 @@ package e2e
 
 import (
 	"fmt"
-	"net/http"
-	"net/http/httptest"
 	"path/filepath"
 	"regexp"
-	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -21,16 +17,7 @@ var dnsAddr = regexp.MustCompile(`msg="dns listener" addr=(\S+) net=udp`)
 // backend fails, and the primary again when it recovers: the DNS half of the
 // product, end to end through a real client.
 func TestDNSFailover(t *testing.T) {
-	var failing atomic.Bool
-	backend := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if failing.Load() {
-			http.Error(w, "down", http.StatusServiceUnavailable)
-			return
-		}
-		w.Write([]byte("ok"))
-	}))
-	defer backend.Close()
-	host, port, _ := strings.Cut(strings.TrimPrefix(backend.URL, "http://"), ":")
+	failing, host, port := flippingBackend(t)
 
 	dir := t.TempDir()
 	cfg := filepath.Join(dir, "switchboard.yaml")

@@ -15,16 +15,7 @@ import (
 // admin status shows the target failing with the probe's reason, and a new
 // view is published for it.
 func TestHealthShowsOnStatus(t *testing.T) {
-	var failing atomic.Bool
-	backend := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if failing.Load() {
-			http.Error(w, "down", http.StatusServiceUnavailable)
-			return
-		}
-		w.Write([]byte("ok"))
-	}))
-	defer backend.Close()
-	host, port, _ := strings.Cut(strings.TrimPrefix(backend.URL, "http://"), ":")
+	failing, host, port := flippingBackend(t)
 
 	dir := t.TempDir()
 	cfg := filepath.Join(dir, "switchboard.yaml")
@@ -64,4 +55,21 @@ target_groups:
 	})
 	failing.Store(false)
 	poll(t, "the target healthy again", func() bool { return get().Health.Healthy == 1 })
+}
+
+// flippingBackend is a real HTTP server on loopback that answers 200 "ok",
+// or 503 while the returned flag is set.
+func flippingBackend(t *testing.T) (failing *atomic.Bool, host, port string) {
+	t.Helper()
+	failing = new(atomic.Bool)
+	backend := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if failing.Load() {
+			http.Error(w, "down", http.StatusServiceUnavailable)
+			return
+		}
+		w.Write([]byte("ok"))
+	}))
+	t.Cleanup(backend.Close)
+	host, port, _ = strings.Cut(strings.TrimPrefix(backend.URL, "http://"), ":")
+	return failing, host, port
 }
