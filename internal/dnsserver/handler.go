@@ -1,7 +1,9 @@
 // This file is the packet boundary: one query packet in, one answer packet
 // (or nothing) out. It checks the header and question, applies EDNS, asks
-// answer.go for the sections, and truncates UDP answers to fit. A panic is
-// recovered here, and only here.
+// answer.go for the sections (xfr.go for a transfer over UDP), applies
+// response rate limiting and truncates UDP answers to fit. A panic is
+// recovered here, and only here (and in serveTransfer, the other request
+// boundary).
 
 package dnsserver
 
@@ -17,7 +19,8 @@ import (
 // when it fits (len(buf) is the room), and returns the answer, or nil to
 // send nothing: a packet too short for a header, or a response rather than
 // a query (answering those could start a loop). tcp says the transport:
-// UDP answers are truncated to the client's payload size.
+// UDP answers are truncated to the client's payload size, and subject to
+// response rate limiting, which may drop them (nil) or send them truncated.
 func (s *Server) handle(req []byte, src netip.Addr, tcp bool, buf []byte) (resp []byte) {
 	s.stats.queries.Add(1)
 	defer func() {
@@ -34,11 +37,50 @@ func (s *Server) handle(req []byte, src netip.Addr, tcp bool, buf []byte) (resp 
 	var m dns.Msg
 	if err := m.Unpack(req); err != nil {
 		s.stats.formErrs.Add(1)
+		if !tcp && s.rrl != nil {
+			switch s.rrl.check(src, rrlError, "", 0) {
+			case rrlDrop:
+				s.stats.rrlDropped.Add(1)
+				return nil
+			case rrlSlip:
+				s.stats.rrlSlipped.Add(1)
+				out := headerOnly(req, dns.RcodeFormatError, buf)
+				out[2] |= 0x02 // TC
+				return out
+			}
+		}
 		return headerOnly(req, dns.RcodeFormatError, buf)
 	}
-	r, limit := s.answer(&m, src, tcp)
+	var r *dns.Msg
+	var limit int
+	var sign *signer
+	if !tcp && len(m.Question) == 1 && (m.Question[0].Qtype == dns.TypeAXFR || m.Question[0].Qtype == dns.TypeIXFR) && m.Opcode == dns.OpcodeQuery {
+		r, sign = s.transferUDP(&m, req, src)
+		limit = dns.MinMsgSize // an SOA and a TSIG fit
+	} else {
+		r, limit = s.answer(&m, src, tcp)
+	}
 	if r.Rcode == dns.RcodeFormatError {
 		s.stats.formErrs.Add(1)
+	}
+	if !tcp && s.rrl != nil {
+		kind, name, qtype := rrlClassify(r)
+		switch s.rrl.check(src, kind, name, qtype) {
+		case rrlDrop:
+			s.stats.rrlDropped.Add(1)
+			return nil
+		case rrlSlip:
+			s.stats.rrlSlipped.Add(1)
+			r, sign = slipped(r), nil
+		}
+	}
+	if sign != nil {
+		out, err := sign.pack(r)
+		if err != nil {
+			s.log.Error("dnsserver: cannot sign an answer", "question", r.Question, "err", err)
+			return headerOnly(req, dns.RcodeServerFailure, buf)
+		}
+		return out
 	}
 	out, err := r.PackBuffer(buf)
 	if err == nil && len(out) > limit {
@@ -118,7 +160,9 @@ func (s *Server) answer(m *dns.Msg, src netip.Addr, tcp bool) (*dns.Msg, int) {
 	case q.Qclass != dns.ClassINET:
 		r.Rcode = dns.RcodeRefused
 	case q.Qtype == dns.TypeAXFR || q.Qtype == dns.TypeIXFR:
-		r.Rcode = dns.RcodeRefused // zone transfers are not served yet
+		// Transfers over TCP go to serveTransfer before they get here, and
+		// over UDP to transferUDP; only a direct call of handle lands here.
+		r.Rcode = dns.RcodeRefused
 	case q.Qtype == dns.TypeMAILA || q.Qtype == dns.TypeMAILB:
 		r.Rcode = dns.RcodeNotImplemented
 	default:

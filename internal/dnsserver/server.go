@@ -23,6 +23,9 @@ const (
 	DefaultLoadBalancerTTL = 60 * time.Second
 	DefaultTCPIdleTimeout  = 10 * time.Second
 	DefaultMaxTCPConns     = 1024
+	DefaultTransferHistory = 64
+	DefaultNotifyRetry     = 2 * time.Second
+	DefaultNotifyAttempts  = 5
 )
 
 // Config configures a Server. The zero value of every optional field means
@@ -59,6 +62,24 @@ type Config struct {
 	// MaxTCPConns bounds open TCP connections over all listen addresses; a
 	// connection beyond it is closed at once. Default 1024.
 	MaxTCPConns int
+	// Secondaries may transfer our zones (xfr.go) and are sent NOTIFY on
+	// every new serial (notify.go). Without any, every transfer is refused.
+	Secondaries []Secondary
+	// TransferHistory is how many versions' changes each zone keeps for
+	// IXFR; a secondary further behind gets the whole zone. Default 64;
+	// 1–1024.
+	TransferHistory int
+	// NotifyRetry is how long a NOTIFY waits for its acknowledgement before
+	// it is sent again; the wait doubles each time. Default 2s.
+	NotifyRetry time.Duration
+	// NotifyAttempts is how many times a NOTIFY is sent at most. Default 5;
+	// 1–20.
+	NotifyAttempts int
+	// RRL is response rate limiting over UDP (rrl.go). Off by default.
+	RRL RRLConfig
+
+	// now replaces time.Now for the rate limiter, in tests.
+	now func() time.Time
 }
 
 // Stats are counters since New, for metrics and tests.
@@ -78,6 +99,19 @@ type Stats struct {
 	// TCPRejected counts TCP connections closed at once because MaxTCPConns
 	// were open.
 	TCPRejected uint64
+	// RRLDropped counts UDP answers response rate limiting dropped, and
+	// RRLSlipped those it sent truncated instead.
+	RRLDropped, RRLSlipped uint64
+	// FullTransfers counts zone transfers that sent the whole zone (AXFR,
+	// and IXFR from an unknown or too old serial); IncrementalTransfers
+	// IXFRs answered with changes or "up to date"; TransfersRefused
+	// transfer requests refused (not allowed, not signed as required, not
+	// over TCP, or not our zone).
+	FullTransfers, IncrementalTransfers, TransfersRefused uint64
+	// NotifiesSent counts NOTIFY messages sent, retries included;
+	// NotifiesAcked those a secondary acknowledged; NotifiesFailed those
+	// given up after NotifyAttempts or answered with an error.
+	NotifiesSent, NotifiesAcked, NotifiesFailed uint64
 	// Tables counts views compiled into answer tables; TableErrors those
 	// that failed (the previous table kept answering).
 	Tables, TableErrors uint64
@@ -97,9 +131,19 @@ type Server struct {
 	rnd    *rand.Rand // nil: the lock-free global generator
 	idle   time.Duration
 	tcpSem chan struct{}
+	// secondaries and keys (by canonical name) are Config.Secondaries
+	// checked and compiled.
+	secondaries []*secondary
+	keys        map[string]*tsigKey
+	// rrl is nil when response rate limiting is off.
+	rrl *limiter
+	// notifyCh wakes the NOTIFY loop when transfers has a new version.
+	notifyCh chan struct{}
 
 	// table is what queries read: one atomic load per query.
 	table atomic.Pointer[table]
+	// xfr is what zone transfers read: nil without secondaries.
+	xfr atomic.Pointer[transfers]
 
 	mu       sync.Mutex // guards the fields below
 	last     *view.View // the last view installed or refused
@@ -112,6 +156,9 @@ type Server struct {
 
 	stats struct {
 		queries, dropped, formErrs, truncated, panics, tcpRejected, tables, tableErrors atomic.Uint64
+		rrlDropped, rrlSlipped                                                          atomic.Uint64
+		fullXfr, incrXfr, xfrRefused                                                    atomic.Uint64
+		notifies, notifyAcks, notifyFails                                               atomic.Uint64
 	}
 }
 
@@ -141,6 +188,23 @@ func New(cfg Config) (*Server, error) {
 	if cfg.MaxTCPConns < 0 {
 		errs = append(errs, fmt.Errorf("max tcp conns: %d is negative", cfg.MaxTCPConns))
 	}
+	if cfg.TransferHistory < 0 || cfg.TransferHistory > 1024 {
+		errs = append(errs, fmt.Errorf("transfer history: %d is outside 1–1024", cfg.TransferHistory))
+	}
+	if cfg.NotifyRetry < 0 {
+		errs = append(errs, fmt.Errorf("notify retry: %s is negative", cfg.NotifyRetry))
+	}
+	if cfg.NotifyAttempts < 0 || cfg.NotifyAttempts > 20 {
+		errs = append(errs, fmt.Errorf("notify attempts: %d is outside 1–20", cfg.NotifyAttempts))
+	}
+	secs, keys, err := compileSecondaries(cfg.Secondaries)
+	if err != nil {
+		errs = append(errs, err)
+	}
+	rrl, err := newLimiter(cfg.RRL)
+	if err != nil {
+		errs = append(errs, err)
+	}
 	if err := errors.Join(errs...); err != nil {
 		return nil, fmt.Errorf("dnsserver: %w", err)
 	}
@@ -156,13 +220,33 @@ func New(cfg Config) (*Server, error) {
 	if cfg.MaxTCPConns == 0 {
 		cfg.MaxTCPConns = DefaultMaxTCPConns
 	}
+	if cfg.TransferHistory == 0 {
+		cfg.TransferHistory = DefaultTransferHistory
+	}
+	if cfg.NotifyRetry == 0 {
+		cfg.NotifyRetry = DefaultNotifyRetry
+	}
+	if cfg.NotifyAttempts == 0 {
+		cfg.NotifyAttempts = DefaultNotifyAttempts
+	}
+	if cfg.now == nil {
+		cfg.now = time.Now
+	}
+	if rrl != nil {
+		rrl.now = cfg.now
+		rrl.epoch = cfg.now()
+	}
 	s := &Server{
-		cfg:     cfg,
-		log:     cfg.Logger,
-		lbTTL:   uint32(cfg.LoadBalancerTTL / time.Second),
-		idle:    cfg.TCPIdleTimeout,
-		tcpSem:  make(chan struct{}, cfg.MaxTCPConns),
-		swapped: make(chan struct{}),
+		cfg:         cfg,
+		log:         cfg.Logger,
+		lbTTL:       uint32(cfg.LoadBalancerTTL / time.Second),
+		idle:        cfg.TCPIdleTimeout,
+		tcpSem:      make(chan struct{}, cfg.MaxTCPConns),
+		secondaries: secs,
+		keys:        keys,
+		rrl:         rrl,
+		notifyCh:    make(chan struct{}, 1),
+		swapped:     make(chan struct{}),
 	}
 	if s.log == nil {
 		s.log = slog.Default()
@@ -246,6 +330,9 @@ func (s *Server) Run(ctx context.Context) error {
 	for _, l := range tcp {
 		wg.Go(func() { s.serveTCP(ctx, l, &wg) })
 	}
+	if s.notifies() {
+		wg.Go(func() { s.notifyLoop(ctx, &wg) })
+	}
 	stop := context.AfterFunc(ctx, func() {
 		for _, u := range udp {
 			u.conn.Close()
@@ -272,6 +359,7 @@ func (s *Server) install(v *view.View) {
 	} else {
 		s.stats.tables.Add(1)
 		s.table.Store(t)
+		s.updateTransfers(t)
 	}
 	s.mu.Lock()
 	s.last = v
@@ -310,9 +398,18 @@ func (s *Server) Stats() Stats {
 		Truncated:   s.stats.truncated.Load(),
 		Panics:      s.stats.panics.Load(),
 		TCPRejected: s.stats.tcpRejected.Load(),
-		Tables:      s.stats.tables.Load(),
-		TableErrors: s.stats.tableErrors.Load(),
-		FailingOpen: s.failingOpen(),
+		RRLDropped:  s.stats.rrlDropped.Load(),
+		RRLSlipped:  s.stats.rrlSlipped.Load(),
+
+		FullTransfers:        s.stats.fullXfr.Load(),
+		IncrementalTransfers: s.stats.incrXfr.Load(),
+		TransfersRefused:     s.stats.xfrRefused.Load(),
+		NotifiesSent:         s.stats.notifies.Load(),
+		NotifiesAcked:        s.stats.notifyAcks.Load(),
+		NotifiesFailed:       s.stats.notifyFails.Load(),
+		Tables:               s.stats.tables.Load(),
+		TableErrors:          s.stats.tableErrors.Load(),
+		FailingOpen:          s.failingOpen(),
 	}
 }
 

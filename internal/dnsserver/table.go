@@ -127,6 +127,9 @@ type record struct {
 // now, per family, owned by its DNS name (or by its name when it has none).
 type balancer struct {
 	v4, v6 []dns.RR
+	// all4 and all6 are the addresses of every node, whatever its health
+	// or shift: what zone transfers carry (static.go).
+	all4, all6 []dns.RR
 }
 
 // geoKey is a geolocation record's place: one of continent, country, or
@@ -240,6 +243,16 @@ func (c *compiler) balancers() {
 				b.v4 = append(b.v4, aRR(owner, c.lbTTL, a))
 			} else {
 				b.v6 = append(b.v6, aRR(owner, c.lbTTL, a))
+			}
+		}
+		for _, n := range lb.Spec.Nodes {
+			for _, a := range n.Addresses {
+				a = a.Unmap()
+				if a.Is4() {
+					b.all4 = append(b.all4, aRR(owner, c.lbTTL, a))
+				} else {
+					b.all6 = append(b.all6, aRR(owner, c.lbTTL, a))
+				}
 			}
 		}
 		c.lbs[name] = b

@@ -172,6 +172,12 @@ func (s *Server) serveConn(ctx context.Context, c net.Conn) {
 		if _, err := io.ReadFull(c, req); err != nil {
 			return
 		}
+		if isTransfer(req) {
+			if err := s.serveTransfer(c, req, src); err != nil {
+				return
+			}
+			continue
+		}
 		resp := s.handle(req, src, true, out)
 		if resp == nil {
 			return

@@ -1,6 +1,7 @@
 package model
 
 import (
+	"net/netip"
 	"strings"
 	"time"
 )
@@ -34,6 +35,10 @@ func (d *Document) SetDefaults() {
 	if d.Server.DNS.LoadBalancerTTL == 0 {
 		d.Server.DNS.LoadBalancerTTL = Duration(60 * time.Second)
 	}
+	for i := range d.Server.DNS.Secondaries {
+		d.Server.DNS.Secondaries[i].setDefaults()
+	}
+	d.Server.DNS.RRL.setDefaults()
 	d.State.SetDefaults()
 }
 
@@ -238,6 +243,40 @@ func (a *Action) setDefaults() {
 	}
 	if f := a.FixedResponse; f != nil && f.ContentType == "" {
 		f.ContentType = "text/plain"
+	}
+}
+
+// Defaults of response rate limiting, as BIND's.
+const (
+	DefaultRRLSlip       = 2
+	DefaultRRLWindow     = 15 * time.Second
+	DefaultRRLIPv4Prefix = 24
+	DefaultRRLIPv6Prefix = 56
+)
+
+func (s *DNSSecondary) setDefaults() {
+	if s.TSIG != nil && s.TSIG.Algorithm == "" {
+		s.TSIG.Algorithm = HMACSHA256
+	}
+	if len(s.Allow) == 0 {
+		// An address that does not parse is left for validation to report.
+		if ap, err := netip.ParseAddrPort(s.Address); err == nil {
+			a := ap.Addr().Unmap()
+			s.Allow = []netip.Prefix{netip.PrefixFrom(a, a.BitLen())}
+		}
+	}
+}
+
+func (r *RRL) setDefaults() {
+	if r.Slip == nil {
+		r.Slip = ptr(DefaultRRLSlip)
+	}
+	setDur(&r.Window, DefaultRRLWindow)
+	if r.IPv4Prefix == 0 {
+		r.IPv4Prefix = DefaultRRLIPv4Prefix
+	}
+	if r.IPv6Prefix == 0 {
+		r.IPv6Prefix = DefaultRRLIPv6Prefix
 	}
 }
 

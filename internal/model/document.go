@@ -35,6 +35,90 @@ type DNSServer struct {
 	// LoadBalancerTTL is the TTL of load balancer names and of aliases to
 	// them. Default 60s (as ELB).
 	LoadBalancerTTL Duration `yaml:"load_balancer_ttl" json:"load_balancer_ttl,omitempty"`
+	// Secondaries are secondary name servers that copy our zones by zone
+	// transfer (AXFR, IXFR over TCP) and are sent NOTIFY on every new serial.
+	// Transfers to anyone else are refused. Optional.
+	Secondaries []DNSSecondary `yaml:"secondaries" json:"secondaries,omitempty"`
+	// RRL is response rate limiting over UDP, against reflection attacks.
+	// Off unless responses_per_second is set.
+	RRL RRL `yaml:"rrl" json:"rrl"`
+}
+
+// DNSSecondary is a secondary name server of our zones: who may transfer
+// them, with which key, and where NOTIFY goes. A secondary receives the
+// static content of a zone, not the per-query routing answers (the DNS
+// server's package documentation says what goes out for each policy).
+type DNSSecondary struct {
+	// Address is the IP address and port of the secondary, such as
+	// 192.0.2.53:53: NOTIFY messages go there on every new serial. Optional
+	// when allow is set; without it the secondary gets no NOTIFY and finds
+	// changes by polling at the SOA refresh interval.
+	Address string `yaml:"address" json:"address,omitempty"`
+	// Allow are the networks that may transfer as this secondary, such as
+	// 192.0.2.0/28. Default: the address's host alone (/32 or /128).
+	Allow []netip.Prefix `yaml:"allow" json:"allow,omitempty"`
+	// Zones are the hosted zones this secondary may transfer and is notified
+	// of, by name. Default: every hosted zone.
+	Zones []string `yaml:"zones" json:"zones,omitempty"`
+	// TSIG is the key (RFC 8945) that transfer requests from this secondary
+	// must be signed with; transfers and NOTIFY messages are signed with it
+	// too. Optional: without it the address is the only check.
+	TSIG *TSIGKey `yaml:"tsig" json:"tsig,omitempty"`
+}
+
+// TSIGKey is a shared secret for transaction signatures (RFC 8945). Keys of
+// the same name must be the same key.
+type TSIGKey struct {
+	// Name is the key's name, the same on both sides, such as xfr-key. A
+	// domain name.
+	Name string `yaml:"name" json:"name"`
+	// Algorithm is the MAC algorithm: hmac-sha256 (default) or hmac-sha512.
+	Algorithm TSIGAlgorithm `yaml:"algorithm" json:"algorithm,omitempty"`
+	// Secret is the key in base64, such as the output of
+	// `openssl rand -base64 32`; 16–512 bytes once decoded.
+	Secret string `yaml:"secret" json:"secret"`
+}
+
+// TSIGAlgorithm is the MAC algorithm of a TSIG key.
+type TSIGAlgorithm string
+
+// TSIG algorithms.
+const (
+	HMACSHA256 TSIGAlgorithm = "hmac-sha256"
+	HMACSHA512 TSIGAlgorithm = "hmac-sha512"
+)
+
+// Values lists the TSIG algorithms.
+func (TSIGAlgorithm) Values() []string { return []string{"hmac-sha256", "hmac-sha512"} }
+
+// UnmarshalText accepts one of Values, in any case.
+func (a *TSIGAlgorithm) UnmarshalText(b []byte) error {
+	return unmarshalEnum(a, b, "TSIG algorithm", a.Values())
+}
+
+// RRL is BIND-style response rate limiting: over UDP, each client network
+// gets at most responses_per_second identical responses (the same answer,
+// the same NXDOMAIN or referral from one zone, or errors) per second.
+// Beyond that answers are dropped, and every slip-th goes out truncated
+// (TC=1, no records) so a real client retries over TCP. TCP is never
+// limited.
+type RRL struct {
+	// ResponsesPerSecond is the limit per client network and response.
+	// Default 0: RRL is off. 0–1000000.
+	ResponsesPerSecond int `yaml:"responses_per_second" json:"responses_per_second,omitempty"`
+	// Slip: every slip-th limited response is sent truncated rather than
+	// dropped; 1 truncates every one, 0 drops every one. Default 2; 0–10.
+	Slip *int `yaml:"slip" json:"slip,omitempty"`
+	// Window is how long a network that went over the limit stays in debt:
+	// it is answered again once its rate has stayed below the limit for up
+	// to this long. Default 15s; 1s–1h.
+	Window Duration `yaml:"window" json:"window,omitempty"`
+	// IPv4Prefix is the prefix length that groups IPv4 clients into one
+	// network. Default 24; 1–32.
+	IPv4Prefix int `yaml:"ipv4_prefix" json:"ipv4_prefix,omitempty"`
+	// IPv6Prefix is the prefix length that groups IPv6 clients into one
+	// network. Default 56; 1–128.
+	IPv6Prefix int `yaml:"ipv6_prefix" json:"ipv6_prefix,omitempty"`
 }
 
 // Admin configures the admin HTTP listener.

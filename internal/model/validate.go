@@ -1,6 +1,7 @@
 package model
 
 import (
+	"encoding/base64"
 	"fmt"
 	"net/netip"
 	"time"
@@ -26,6 +27,8 @@ func (d *Document) Validate() error {
 		seen[a] = true
 	}
 	v.duration(dp.Field("load_balancer_ttl"), d.Server.DNS.LoadBalancerTTL, 0, maxTTL)
+	v.secondaries(dp.Field("secondaries"), d.Server.DNS.Secondaries)
+	v.rrl(dp.Field("rrl"), &d.Server.DNS.RRL)
 	v.state()
 	return v.err()
 }
@@ -252,4 +255,92 @@ func (v *validator) latencyTable(base Path) {
 			}
 		}
 	}
+}
+
+// Bounds of a TSIG secret's decoded length: RFC 8945 §6 asks for keys at
+// least as long as the MAC (32 bytes for SHA-256); 16 bytes is the least
+// any algorithm here may use, and 512 is more than any HMAC needs.
+const (
+	minTSIGSecret = 16
+	maxTSIGSecret = 512
+)
+
+// secondaries checks the secondary name servers: an address or networks
+// to allow, valid zone names, and TSIG keys that agree where they share a
+// name.
+func (v *validator) secondaries(base Path, secs []DNSSecondary) {
+	addrs := map[netip.AddrPort]Path{}
+	keys := map[string]Path{} // by canonical key name
+	keyOf := map[string]*TSIGKey{}
+	for i := range secs {
+		s := &secs[i]
+		p := base.Index(i, "")
+		switch ap, err := netip.ParseAddrPort(s.Address); {
+		case s.Address == "" && len(s.Allow) == 0:
+			v.add(p, "an address, allow, or both", "has neither an address to notify nor networks to allow")
+		case s.Address == "":
+		case err != nil || ap.Port() == 0:
+			v.add(p.Field("address"), "an IP address and port such as 192.0.2.53:53", "%q is not an address and port", s.Address)
+		case addrs[ap] != nil:
+			v.add(p.Field("address"), "each secondary once", "%s is also at %s", ap, addrs[ap])
+		default:
+			addrs[ap] = p
+		}
+		for j, n := range s.Allow {
+			switch {
+			case !n.IsValid():
+				v.add(p.Field("allow").Index(j, ""), "a network such as 192.0.2.0/28", "is not a network")
+			case n != n.Masked():
+				v.add(p.Field("allow").Index(j, ""), "a network address such as "+n.Masked().String(), "%s has host bits set", n)
+			}
+		}
+		for j, z := range s.Zones {
+			if msg := checkDNSName(z, false); msg != "" {
+				v.add(p.Field("zones").Index(j, ""), dnsNameAllowed, "%q is not a zone name: it %s", z, msg)
+			}
+		}
+		if k := s.TSIG; k != nil {
+			kp := p.Field("tsig")
+			ok := true
+			if msg := checkDNSName(k.Name, false); msg != "" {
+				v.add(kp.Field("name"), dnsNameAllowed, "%q is not a key name: it %s", k.Name, msg)
+				ok = false
+			}
+			if !enumOK(k.Algorithm, k.Algorithm.Values()) {
+				v.add(kp.Field("algorithm"), "one of "+join(k.Algorithm.Values()), "%q is not a TSIG algorithm", k.Algorithm)
+				ok = false
+			}
+			switch b, err := base64.StdEncoding.DecodeString(k.Secret); {
+			case k.Secret == "":
+				v.add(kp.Field("secret"), "a base64 key such as the output of openssl rand -base64 32", "is empty")
+				ok = false
+			case err != nil:
+				v.add(kp.Field("secret"), "a base64 key such as the output of openssl rand -base64 32", "is not base64: %v", err)
+				ok = false
+			case len(b) < minTSIGSecret || len(b) > maxTSIGSecret:
+				v.add(kp.Field("secret"), "16–512 bytes once decoded", "is %d bytes once decoded", len(b))
+				ok = false
+			}
+			if ok {
+				name := CanonicalName(k.Name)
+				switch first := keyOf[name]; {
+				case first == nil:
+					keys[name], keyOf[name] = kp, k
+				case first.Algorithm != k.Algorithm || first.Secret != k.Secret:
+					v.add(kp, "one key per name", "key %q differs from the key of that name at %s", k.Name, keys[name])
+				}
+			}
+		}
+	}
+}
+
+// rrl checks the response rate limiting settings.
+func (v *validator) rrl(p Path, r *RRL) {
+	v.intRange(p.Field("responses_per_second"), r.ResponsesPerSecond, 0, 1_000_000)
+	if r.Slip != nil {
+		v.intRange(p.Field("slip"), *r.Slip, 0, 10)
+	}
+	v.duration(p.Field("window"), r.Window, time.Second, time.Hour)
+	v.intRange(p.Field("ipv4_prefix"), r.IPv4Prefix, 1, 32)
+	v.intRange(p.Field("ipv6_prefix"), r.IPv6Prefix, 1, 128)
 }

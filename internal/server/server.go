@@ -186,6 +186,11 @@ func (s *Server) newDNS() (*dnsserver.Server, error) {
 		LoadBalancerTTL: cfg.LoadBalancerTTL.D(),
 		Logger:          s.log.With("component", "dns"),
 	}
+	secondaries, err := dnsserver.SecondariesFrom(cfg.Secondaries)
+	if err != nil {
+		return nil, fmt.Errorf("server: dns: %w", err)
+	}
+	dc.Secondaries, dc.RRL = secondaries, dnsserver.RRLFrom(cfg.RRL)
 	if cfg.GeoIPDatabase != "" {
 		db, err := geoip.Open(cfg.GeoIPDatabase)
 		if err != nil {
