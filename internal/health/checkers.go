@@ -57,6 +57,25 @@ func probeBudget(ctx context.Context, timeout time.Duration, start time.Time) (c
 	return ctx, cancel, budget
 }
 
+// probeDeadline is when a probe that starts at start must end: after its
+// timeout, or at ctx's deadline if that comes first (zero: never); and the
+// budget that leaves it, the figure a "timeout after …" reason reports.
+// Unlike probeBudget, it arms no timer: a probe that owns its connection
+// sets the deadline on the connection.
+func probeDeadline(ctx context.Context, timeout time.Duration, start time.Time) (time.Time, time.Duration) {
+	var deadline time.Time
+	if timeout > 0 {
+		deadline = start.Add(timeout)
+	}
+	if d, ok := ctx.Deadline(); ok && (deadline.IsZero() || d.Before(deadline)) {
+		deadline = d
+	}
+	if deadline.IsZero() {
+		return deadline, 0
+	}
+	return deadline, deadline.Sub(start)
+}
+
 // seconds formats d for a reason: rounded to the millisecond, in Go syntax
 // ("2s", "1.5s", "250ms"). The rounding hides the microseconds between
 // starting a probe and arming its timer.
@@ -159,21 +178,17 @@ func dial(ctx context.Context, addr string, connectTimeout time.Duration, cfg *t
 		defer stop()
 	}
 	fail := func(handshake bool, err error) error {
-		e := &connectError{addr: addr, tls: handshake, err: err}
-		// The socket's deadline may fire a moment before dctx's timer.
-		ne, isNetErr := errors.AsType[net.Error](err)
-		if errors.Is(dctx.Err(), context.DeadlineExceeded) || isNetErr && ne.Timeout() {
-			e.timedOut = true
-			e.after = time.Since(start)
-			if dl, ok := dctx.Deadline(); ok {
-				e.after = max(dl.Sub(start), 0)
-			}
+		after := time.Since(start)
+		if dl, ok := dctx.Deadline(); ok {
+			after = max(dl.Sub(start), 0)
 		}
-		return e
+		return connectFailure(dctx, addr, handshake, after, err)
 	}
 
 	setPhase(ctx, phaseConnect)
-	var d net.Dialer
+	// TCP keep-alive is for connections that outlive a probe; setting it up
+	// costs four system calls.
+	d := net.Dialer{KeepAlive: -1}
 	conn, err := d.DialContext(dctx, "tcp", addr)
 	if err != nil {
 		return nil, fail(false, err)
@@ -188,6 +203,19 @@ func dial(ctx context.Context, addr string, connectTimeout time.Duration, cfg *t
 		return nil, fail(true, err)
 	}
 	return tc, nil
+}
+
+// connectFailure is the *connectError of err, which ended a TCP connect
+// (or, if handshake, a TLS handshake) to addr bounded by ctx. after is the
+// time it had, which a timeout reports.
+func connectFailure(ctx context.Context, addr string, handshake bool, after time.Duration, err error) error {
+	e := &connectError{addr: addr, tls: handshake, err: err}
+	// The socket's deadline may fire a moment before ctx's timer.
+	ne, isNetErr := errors.AsType[net.Error](err)
+	if errors.Is(ctx.Err(), context.DeadlineExceeded) || isNetErr && ne.Timeout() {
+		e.timedOut, e.after = true, after
+	}
+	return e
 }
 
 // failure turns the error of a probe into a Result.Reason. ctx is the

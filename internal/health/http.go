@@ -7,15 +7,17 @@ import (
 	"compress/gzip"
 	"compress/zlib"
 	"context"
+	"crypto/tls"
 	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net"
 	"net/http"
-	"net/http/httptrace"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/switchboard/switchboard/internal/model"
@@ -39,6 +41,13 @@ const (
 // (Route 53's HTTP, HTTPS and *_STR_MATCH checks; ELB's HTTP checks).
 // Redirects are not followed: a 3xx is judged as a status like any other.
 // Safe for concurrent use.
+//
+// A probe runs on its caller's goroutine alone: it dials, writes a request
+// prepared by NewHTTP, and reads the answer with net/http's response parser
+// (http.ReadResponse). It uses no http.Transport, whose two goroutines and
+// two buffers per connection, and three timers per request, cost more than
+// the rest of a probe to a loopback target. One deadline on the connection
+// bounds the probe.
 type HTTP struct {
 	// Immutable after NewHTTP.
 	scheme         string // "http" or "https"
@@ -55,15 +64,33 @@ type HTTP struct {
 	keepAlive      bool
 	timeout        time.Duration // whole probe; the caller's ctx may be shorter
 	connectTimeout time.Duration // TCP connect and TLS handshake
-	tr             *http.Transport
+	idleTimeout    time.Duration // keep-alive: a connection idle longer is not reused
+	tcpKeepAlive   time.Duration // net.Dialer.KeepAlive
+	// The request is head, the Host header's value, then tail; or head
+	// alone when the Host header does not depend on the target.
+	head, tail []byte
+	// req carries the method to http.ReadResponse (a HEAD response has no
+	// body). Shared by every probe; ReadResponse only reads it.
+	req *http.Request
 
 	// roots, when not nil, replaces the system's roots for verify_tls.
 	// Tests set it before the first Check; it is read at each TLS dial.
 	roots *x509.CertPool
+
+	mu   sync.Mutex          // guards idle
+	idle map[Target]httpConn // keep-alive: at most one idle connection per target
+}
+
+// httpConn is a probe's connection.
+type httpConn struct {
+	net.Conn              // what the request and response go through: tcp, or TLS over it
+	tcp      *net.TCPConn // the socket, for deadlines and an abortive close
+	since    time.Time    // when it went idle (keep-alive)
 }
 
 // NewHTTP builds the checker of an http or https probe. It does no I/O.
-// The checker owns one http.Transport; Close releases its idle connections.
+// With keep_alive, the checker keeps one idle connection per target
+// between probes; Close closes them.
 func NewHTTP(p *model.Probe) (*HTTP, error) {
 	if p == nil {
 		return nil, errors.New("health: no probe")
@@ -91,9 +118,11 @@ func NewHTTP(p *model.Probe) (*HTTP, error) {
 	if !strings.HasPrefix(c.path, "/") {
 		return nil, fmt.Errorf("health: path %q does not start with '/'", c.path)
 	}
-	if _, err := http.NewRequest(c.method, "http://127.0.0.1"+c.path, nil); err != nil {
+	req, err := http.NewRequest(c.method, "http://127.0.0.1"+c.path, nil)
+	if err != nil {
 		return nil, fmt.Errorf("health: method %q, path %q: %w", c.method, c.path, err)
 	}
+	c.req = &http.Request{Method: c.method}
 	want, err := model.ParseStatusRanges(p.ExpectedStatus)
 	if err != nil {
 		return nil, fmt.Errorf("health: expected_status: %w", err)
@@ -111,37 +140,41 @@ func NewHTTP(p *model.Probe) (*HTTP, error) {
 		c.sni = p.Host
 	}
 
-	idle := 90 * time.Second
-	if iv := 2 * p.Interval.D(); iv > idle {
-		idle = iv // keep a keep-alive connection until the next probe
+	c.idleTimeout = 90 * time.Second
+	if iv := 2 * p.Interval.D(); iv > c.idleTimeout {
+		c.idleTimeout = iv // keep a keep-alive connection until the next probe
 	}
-	var protocols http.Protocols
-	protocols.SetHTTP1(true)
-	c.tr = &http.Transport{
-		Proxy: nil, // never through a proxy from the environment
-		DialContext: func(ctx context.Context, _, addr string) (net.Conn, error) {
-			return dial(ctx, addr, c.connectTimeout, nil)
-		},
-		// A fresh connection per probe (as ELB) also tests that the
-		// endpoint still accepts connections.
-		DisableKeepAlives: !c.keepAlive,
-		// We ask for gzip and deflate ourselves and decode them; Go's
-		// transport would decode only gzip, and only if it asked.
-		DisableCompression:     true,
-		MaxResponseHeaderBytes: maxResponseHeaderBytes,
-		IdleConnTimeout:        idle,
-		Protocols:              &protocols,
+	if !c.keepAlive {
+		// TCP keep-alive is for connections that outlive a probe; setting
+		// it up costs four system calls per connection.
+		c.tcpKeepAlive = -1
 	}
-	if c.scheme == "https" {
-		c.tr.DialTLSContext = func(ctx context.Context, _, addr string) (net.Conn, error) {
-			host, _, err := net.SplitHostPort(addr)
-			if err != nil {
-				return nil, &connectError{addr: addr, err: err}
-			}
-			return dial(ctx, addr, c.connectTimeout, tlsConfig(c.sni, host, c.verify, c.roots, "http/1.1"))
-		}
+	c.head, c.tail = requestBytes(c.method, req.URL.RequestURI(), c.keepAlive)
+	if c.hostHasPort {
+		c.head = append(append(c.head, c.host...), c.tail...)
+		c.tail = nil
 	}
 	return c, nil
+}
+
+// requestBytes writes the request as net/http's Transport did, in two
+// parts around the Host header's value: the request line, Host, User-Agent,
+// Connection: close (without keep-alive), Content-Length: 0 (for methods
+// other than GET and HEAD, as servers expect of a POST without a body), and
+// Accept-Encoding. We ask for gzip and deflate ourselves and decode them.
+func requestBytes(method, uri string, keepAlive bool) (head, tail []byte) {
+	head = []byte(method + " " + uri + " HTTP/1.1\r\nHost: ")
+	t := "\r\nUser-Agent: " + userAgent + "\r\n"
+	if !keepAlive {
+		// A fresh connection per probe (as ELB) also tests that the
+		// endpoint still accepts connections.
+		t += "Connection: close\r\n"
+	}
+	if method != http.MethodGet && method != http.MethodHead {
+		t += "Content-Length: 0\r\n"
+	}
+	t += "Accept-Encoding: gzip, deflate\r\n\r\n"
+	return head, []byte(t)
 }
 
 // statusText writes rs as in expected_status: "200-399", "200,204".
@@ -158,11 +191,23 @@ func statusText(rs []model.StatusRange) string {
 
 // Close closes the checker's idle keep-alive connections. Check may still
 // be called afterwards; it opens new connections.
-func (c *HTTP) Close() { c.tr.CloseIdleConnections() }
+func (c *HTTP) Close() {
+	c.mu.Lock()
+	idle := c.idle
+	c.idle = nil
+	c.mu.Unlock()
+	for _, conn := range idle {
+		abort(conn.tcp)
+	}
+}
 
 // Check sends one request to t and judges the answer. The connect timeout
 // bounds the TCP connect and TLS handshake; ctx, and the probe's timeout,
 // bound everything, body included.
+//
+// With keep_alive, a connection kept from the previous probe of t carries
+// the request; if it turns out to have been closed (no byte of an answer),
+// the probe tries once more on a new connection, within the same time.
 //
 // Reasons: "status 200" when healthy; otherwise "status 503, want 200-399",
 // "body has no \"ok\" in the first 5120 bytes", "connect 127.0.0.1:9001:
@@ -173,85 +218,361 @@ func (c *HTTP) Close() { c.tr.CloseIdleConnections() }
 // Latency is the time to the status line; a probe that gets none, or whose
 // body fails to arrive, reports the time to the failure.
 func (c *HTTP) Check(ctx context.Context, t Target) Result {
+	p := httpProbe{ctx: ctx, start: time.Now()}
+	p.deadline, p.budget = probeDeadline(ctx, c.timeout, p.start)
+	p.buf = probeBufs.Get().(*probeBuf)
+	defer p.buf.release()
+	p.req = c.request(p.buf, t)
+	for retry := false; ; retry = true {
+		var conn httpConn
+		var stop func() bool
+		reused := false
+		if c.keepAlive && !retry {
+			conn, reused = c.takeIdle(t)
+		}
+		if reused {
+			stop = watch(ctx, conn.tcp, p.deadline)
+		} else {
+			var err error
+			conn, stop, err = c.dial(&p, t)
+			if err != nil {
+				return p.fail("reading response", err)
+			}
+		}
+		r, keep, stale := c.exchange(&p, conn, reused)
+		// stop reports false when ctx's end has cut, or is cutting, the
+		// connection's I/O short: it cannot carry another probe.
+		if stop() && keep {
+			c.putIdle(t, conn)
+		} else {
+			abort(conn.tcp)
+		}
+		if !stale {
+			return r
+		}
+	}
+}
+
+// request is the request to t, in pb's buffer unless it is the same for
+// every target.
+func (c *HTTP) request(pb *probeBuf, t Target) []byte {
+	if c.tail == nil {
+		return c.head
+	}
+	pb.req = append(pb.req[:0], c.head...)
+	pb.req = c.appendHost(pb.req, t)
+	pb.req = append(pb.req, c.tail...)
+	return pb.req
+}
+
+// dial connects to t within the connect timeout, and within p's deadline
+// and ctx, and completes the TLS handshake of an https probe within the
+// same time. It returns the connection with p's deadline set and watched
+// over by ctx (see watch), or a *connectError.
+func (c *HTTP) dial(p *httpProbe, t Target) (httpConn, func() bool, error) {
+	// The connect has until the probe's end, which a timeout reports as the
+	// probe's budget, unless the connect timeout ends it sooner.
 	start := time.Now()
-	ctx, cancel, budget := probeBudget(ctx, c.timeout, start)
-	defer cancel()
-	ctx, a := withAttempt(ctx)
-	ctx = httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{
-		GotConn: func(httptrace.GotConnInfo) { a.phase.Store(phaseConnected) },
-	})
-
-	req, err := http.NewRequestWithContext(ctx, c.method, c.scheme+"://"+t.Addr()+c.path, nil)
-	if err != nil {
-		return Result{Reason: "request: " + err.Error(), Latency: time.Since(start)}
+	connDeadline, after := p.deadline, p.budget
+	if c.connectTimeout > 0 {
+		if d := start.Add(c.connectTimeout); connDeadline.IsZero() || d.Before(connDeadline) {
+			connDeadline, after = d, c.connectTimeout
+		}
 	}
-	req.Host = c.hostHeader(t)
-	req.Header.Set("User-Agent", userAgent)
-	req.Header.Set("Accept-Encoding", "gzip, deflate")
-
-	resp, err := c.tr.RoundTrip(req)
-	latency := time.Since(start)
-	if err != nil {
-		return Result{Reason: c.failure(ctx, a, budget, err), Latency: latency}
+	fail := func(handshake bool, err error) error {
+		if connDeadline.IsZero() {
+			after = time.Since(start)
+		}
+		return connectFailure(p.ctx, t.Addr(), handshake, after, err)
 	}
-	defer resp.Body.Close()
+	d := net.Dialer{Deadline: connDeadline, KeepAlive: c.tcpKeepAlive}
+	nc, err := d.DialContext(p.ctx, "tcp", t.Addr())
+	if err != nil {
+		return httpConn{}, nil, fail(false, err)
+	}
+	tcp := nc.(*net.TCPConn)
+	if c.scheme != "https" {
+		return httpConn{Conn: tcp, tcp: tcp}, watch(p.ctx, tcp, p.deadline), nil
+	}
+	stop := watch(p.ctx, tcp, connDeadline)
+	tc := tls.Client(tcp, tlsConfig(c.sni, t.Host, c.verify, c.roots, "http/1.1"))
+	// Handshake, not HandshakeContext(ctx): that would start a goroutine to
+	// watch ctx, which watch already does.
+	if err := tc.Handshake(); err != nil {
+		stop()
+		abort(tcp)
+		return httpConn{}, nil, fail(true, err)
+	}
+	setDeadline(p.ctx, tcp, p.deadline)
+	return httpConn{Conn: tc, tcp: tcp}, stop, nil
+}
 
+// aLongTimeAgo is a deadline that has passed: it stops a connection's I/O.
+var aLongTimeAgo = time.Unix(1, 0)
+
+// watch sets tcp's deadline and, if ctx can end early, arranges for its
+// end to stop tcp's I/O at once. The returned stop undoes the arrangement
+// and reports whether ctx's end had left tcp alone.
+func watch(ctx context.Context, tcp *net.TCPConn, deadline time.Time) (stop func() bool) {
+	tcp.SetDeadline(deadline)
+	if ctx.Done() == nil {
+		return func() bool { return true }
+	}
+	return context.AfterFunc(ctx, func() { tcp.SetDeadline(aLongTimeAgo) })
+}
+
+// setDeadline moves the deadline of a watched tcp, without undoing a stop
+// that ctx's end has just made.
+func setDeadline(ctx context.Context, tcp *net.TCPConn, deadline time.Time) {
+	tcp.SetDeadline(deadline)
+	if ctx.Err() != nil {
+		tcp.SetDeadline(aLongTimeAgo)
+	}
+}
+
+// abort closes tcp at once with a reset (SO_LINGER 0), leaving no socket
+// in TIME_WAIT: at thousands of probes a second, an orderly close would
+// leave tens of thousands behind (as haproxy's checks, we don't). Whatever
+// the probe did not read is discarded, as it would be anyway.
+func abort(tcp *net.TCPConn) {
+	tcp.SetLinger(0)
+	tcp.Close()
+}
+
+// takeIdle takes the connection kept for t, if there is one that has not
+// been idle for too long.
+func (c *HTTP) takeIdle(t Target) (httpConn, bool) {
+	c.mu.Lock()
+	conn, ok := c.idle[t]
+	if ok {
+		delete(c.idle, t)
+	}
+	c.mu.Unlock()
+	if ok && time.Since(conn.since) > c.idleTimeout {
+		abort(conn.tcp)
+		return httpConn{}, false
+	}
+	return conn, ok
+}
+
+// putIdle keeps conn for the next probe of t, unless one is kept already.
+func (c *HTTP) putIdle(t Target, conn httpConn) {
+	conn.since = time.Now()
+	c.mu.Lock()
+	_, full := c.idle[t]
+	if !full {
+		if c.idle == nil {
+			c.idle = make(map[Target]httpConn)
+		}
+		c.idle[t] = conn
+	}
+	c.mu.Unlock()
+	if full {
+		abort(conn.tcp)
+	}
+}
+
+// exchange sends p's request on conn and judges the response. keep reports
+// whether conn may carry the next probe. stale reports that conn, a kept
+// one (reused), was closed before any byte of an answer: the probe should
+// try again on a new connection.
+func (c *HTTP) exchange(p *httpProbe, conn httpConn, reused bool) (r Result, keep, stale bool) {
+	if _, err := conn.Write(p.req); err != nil {
+		if reused && !p.expired(err) {
+			return Result{}, false, true
+		}
+		return p.fail("reading response", err), false, false
+	}
+	// The response's headers, and any 1xx responses before them, may take
+	// at most maxResponseHeaderBytes of what we read from the connection.
+	pb := p.buf
+	pb.lim = limitedReader{r: conn.Conn, n: maxResponseHeaderBytes}
+	br := pb.br
+	br.Reset(&pb.lim)
+	if _, err := br.Peek(1); err != nil {
+		if reused && !p.expired(err) {
+			return Result{}, false, true
+		}
+		return p.fail("reading response", err), false, false
+	}
+	var resp *http.Response
+	for {
+		var err error
+		resp, err = http.ReadResponse(br, c.req)
+		if err != nil {
+			if pb.lim.n <= 0 {
+				return Result{Reason: fmt.Sprintf("response headers over %d bytes", maxResponseHeaderBytes), Latency: time.Since(p.start)}, false, false
+			}
+			return p.fail("reading response", err), false, false
+		}
+		// Skip informational answers (100 Continue, 103 Early Hints), as
+		// net/http does; 101 Switching Protocols is final.
+		if code := resp.StatusCode; code < 100 || code > 199 || code == http.StatusSwitchingProtocols {
+			break
+		}
+	}
+	latency := time.Since(p.start)
+	pb.lim.n = math.MaxInt64 // no limit on the body
+	pb.body = eofReader{r: resp.Body, eof: resp.Body == http.NoBody}
+	r, ok := c.judge(p, resp, &pb.body, latency)
+	// With keep-alive, the connection can carry the next probe if this
+	// response was read to its end, and nothing after it.
+	keep = ok && c.keepAlive && pb.body.eof && !resp.Close && br.Buffered() == 0 &&
+		resp.StatusCode != http.StatusSwitchingProtocols
+	return r, keep, false
+}
+
+// judge judges resp, whose headers arrived after latency, reading body
+// as far as it needs to. ok is false when reading the body failed.
+func (c *HTTP) judge(p *httpProbe, resp *http.Response, body io.Reader, latency time.Duration) (r Result, ok bool) {
 	if !model.Match(c.want, resp.StatusCode) {
-		c.drain(resp)
-		return Result{Reason: fmt.Sprintf("status %d, want %s", resp.StatusCode, c.wantText), Latency: latency}
+		c.drain(resp, body)
+		return Result{Reason: fmt.Sprintf("status %d, want %s", resp.StatusCode, c.wantText), Latency: latency}, true
 	}
 	if c.search != nil {
-		found, err := c.find(resp)
+		found, err := c.find(body, resp.Header.Get("Content-Encoding"))
 		if err != nil {
-			return Result{Reason: failure(ctx, a, budget, "reading body", err), Latency: time.Since(start)}
+			return p.fail("reading body", err), false
 		}
 		if !found {
-			c.drain(resp)
-			return Result{Reason: fmt.Sprintf("body has no %q in the first %d bytes", c.search, searchLimit), Latency: latency}
+			c.drain(resp, body)
+			return Result{Reason: fmt.Sprintf("body has no %q in the first %d bytes", c.search, searchLimit), Latency: latency}, true
 		}
 	}
-	c.drain(resp)
-	return Result{Healthy: true, Reason: "status " + strconv.Itoa(resp.StatusCode), Latency: latency}
+	c.drain(resp, body)
+	return Result{Healthy: true, Reason: "status " + strconv.Itoa(resp.StatusCode), Latency: latency}, true
 }
 
 // hostHeader is the Host header for t: the configured host, else the
 // target's, with the port unless it is the scheme's default (as Route 53).
-func (c *HTTP) hostHeader(t Target) string {
+func (c *HTTP) hostHeader(t Target) string { return string(c.appendHost(nil, t)) }
+
+// appendHost appends the Host header for t to b (see hostHeader). An IPv6
+// zone is left out, as net/http does: it means nothing to the server.
+func (c *HTTP) appendHost(b []byte, t Target) []byte {
 	if c.hostHasPort {
-		return c.host
+		return append(b, c.host...)
 	}
 	h := c.host
 	if h == "" {
 		h = t.Host
 	}
-	if t.Port == c.defaultPort {
-		if strings.Contains(h, ":") { // an IPv6 address
-			return "[" + h + "]"
+	if strings.Contains(h, ":") { // an IPv6 address
+		if i := strings.IndexByte(h, '%'); i >= 0 {
+			h = h[:i]
 		}
-		return h
+		b = append(append(append(b, '['), h...), ']')
+	} else {
+		b = append(b, h...)
 	}
-	return net.JoinHostPort(h, strconv.Itoa(t.Port))
+	if t.Port != c.defaultPort {
+		b = strconv.AppendInt(append(b, ':'), int64(t.Port), 10)
+	}
+	return b
 }
 
-// failure explains an error of RoundTrip.
-func (c *HTTP) failure(ctx context.Context, a *attempt, budget time.Duration, err error) string {
+// httpProbe is what one Check knows of itself.
+type httpProbe struct {
+	ctx      context.Context
+	start    time.Time
+	deadline time.Time     // the probe's end (zero: none)
+	budget   time.Duration // from start to deadline, for reasons
+	buf      *probeBuf
+	req      []byte // the request
+}
+
+// expired reports whether err, which ended p, is owed to p's end: its
+// deadline, or ctx's end.
+func (p *httpProbe) expired(err error) bool {
+	if p.ctx.Err() != nil {
+		return true
+	}
+	if ne, ok := errors.AsType[net.Error](err); ok && ne.Timeout() {
+		return true
+	}
+	return !p.deadline.IsZero() && !time.Now().Before(p.deadline)
+}
+
+// fail is the Result of p when err ended it. what names the step for
+// errors that are neither p's end nor a failure to connect ("reading
+// body").
+func (p *httpProbe) fail(what string, err error) Result {
+	r := Result{Latency: time.Since(p.start)}
 	var ce *connectError
-	if ctx.Err() != nil || errors.As(err, &ce) {
-		return failure(ctx, a, budget, "reading response", err)
+	switch {
+	case errors.Is(p.ctx.Err(), context.Canceled):
+		r.Reason = "canceled"
+	case errors.As(err, &ce):
+		r.Reason = ce.reason()
+	case p.expired(err):
+		r.Reason = "timeout after " + seconds(p.budget)
+	default:
+		r.Reason = what + ": " + err.Error()
 	}
-	msg := err.Error()
-	// net/http has no sentinel for this one; its message is stable.
-	if strings.Contains(msg, "server response headers exceeded") {
-		return fmt.Sprintf("response headers over %d bytes", maxResponseHeaderBytes)
+	return r
+}
+
+// probeBuf is what a probe needs to talk to its target, kept between probes.
+type probeBuf struct {
+	br   *bufio.Reader // reads lim
+	lim  limitedReader // reads the connection
+	body eofReader
+	req  []byte // the request, when it depends on the target
+}
+
+// probeBufs holds the probeBufs of every HTTP checker: with a pool per
+// checker, thousands of idle checks would each keep a buffer.
+var probeBufs = sync.Pool{New: func() any {
+	pb := &probeBuf{req: make([]byte, 0, 256)}
+	pb.br = bufio.NewReaderSize(&pb.lim, 4<<10)
+	return pb
+}}
+
+// release returns pb to probeBufs, holding on to no connection or body.
+func (pb *probeBuf) release() {
+	pb.lim = limitedReader{}
+	pb.body = eofReader{}
+	probeBufs.Put(pb)
+}
+
+// limitedReader reads r until n bytes are read. Unlike io.LimitedReader,
+// it fails rather than ending, and its caller can lift the limit.
+type limitedReader struct {
+	r io.Reader
+	n int64
+}
+
+func (l *limitedReader) Read(p []byte) (int, error) {
+	if l.n <= 0 {
+		return 0, fmt.Errorf("read limit of %d bytes exhausted", maxResponseHeaderBytes)
 	}
-	return "reading response: " + strings.TrimPrefix(msg, "net/http: ")
+	if int64(len(p)) > l.n {
+		p = p[:l.n]
+	}
+	n, err := l.r.Read(p)
+	l.n -= int64(n)
+	return n, err
+}
+
+// eofReader reads r and remembers whether it has reached r's end.
+type eofReader struct {
+	r   io.Reader
+	eof bool
+}
+
+func (e *eofReader) Read(p []byte) (int, error) {
+	n, err := e.r.Read(p)
+	if err == io.EOF {
+		e.eof = true
+	}
+	return n, err
 }
 
 // find reports whether the search string lies entirely within the first
-// searchLimit bytes of the decoded body. It stops reading as soon as it
-// knows.
-func (c *HTTP) find(resp *http.Response) (bool, error) {
-	r, err := decoded(resp.Body, resp.Header.Get("Content-Encoding"))
+// searchLimit bytes of body, decoded by its Content-Encoding. It stops
+// reading as soon as it knows.
+func (c *HTTP) find(body io.Reader, encoding string) (bool, error) {
+	r, err := decoded(body, encoding)
 	if err != nil {
 		return false, err
 	}
@@ -316,10 +637,9 @@ func inflated(body io.Reader) (io.Reader, error) {
 
 // drain reads the rest of a small body so that, with keep_alive, the
 // connection can carry the next probe. An open-ended or large body is left
-// unread; closing it closes the connection, which is cheaper than reading
-// it and cannot hang.
-func (c *HTTP) drain(resp *http.Response) {
+// unread; closing the connection is cheaper than reading it and cannot hang.
+func (c *HTTP) drain(resp *http.Response, body io.Reader) {
 	if c.keepAlive && resp.ContentLength >= 0 && resp.ContentLength <= drainLimit {
-		io.Copy(io.Discard, io.LimitReader(resp.Body, drainLimit+1))
+		io.Copy(io.Discard, body) // no more than ContentLength
 	}
 }

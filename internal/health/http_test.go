@@ -1,16 +1,20 @@
 package health
 
 import (
+	"bufio"
 	"bytes"
 	"compress/flate"
 	"compress/gzip"
 	"compress/zlib"
+	"context"
 	"crypto/x509"
+	"fmt"
 	"io"
 	"log"
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -618,4 +622,367 @@ func TestNoLeaks(t *testing.T) {
 		}
 		wg.Wait()
 	})
+}
+
+// startRaw starts a loopback server that reads each request on a
+// connection (its headers; probes send no body) and writes answer, as it
+// is; then, if hangUp, it closes the connection. It counts connections.
+func startRaw(t *testing.T, answer string, hangUp bool) (Target, *atomic.Int32) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var conns atomic.Int32
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var open []net.Conn
+	serve := func(c net.Conn) {
+		defer c.Close()
+		br := bufio.NewReader(c)
+		for {
+			for {
+				line, err := br.ReadString('\n')
+				if err != nil {
+					return
+				}
+				if line == "\r\n" {
+					break
+				}
+			}
+			if _, err := io.WriteString(c, answer); err != nil || hangUp {
+				return
+			}
+		}
+	}
+	wg.Go(func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			conns.Add(1)
+			mu.Lock()
+			open = append(open, c)
+			mu.Unlock()
+			wg.Go(func() { serve(c) })
+		}
+	})
+	t.Cleanup(func() {
+		ln.Close()
+		mu.Lock()
+		for _, c := range open {
+			c.Close()
+		}
+		mu.Unlock()
+		wg.Wait()
+	})
+	return targetAt(t, ln.Addr().String()), &conns
+}
+
+// TestHTTPAnswers covers answers that net/http's server does not give.
+func TestHTTPAnswers(t *testing.T) {
+	hint := "HTTP/1.1 103 Early Hints\r\nLink: </style.css>; rel=preload\r\n\r\n"
+	big := "HTTP/1.1 103 Early Hints\r\nLink: " + strings.Repeat("l", 4<<10) + "\r\n\r\n"
+	for _, tt := range []struct {
+		name   string
+		answer string
+		hangUp bool
+		probe  func(*model.Probe)
+		want   wantResult
+	}{
+		{name: "informational/skipped", answer: hint + hint + "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok", want: wantResult{healthy: true, reason: "status 200"}},
+		{name: "informational/then-503", answer: "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 503 Busy\r\nContent-Length: 0\r\n\r\n", want: wantResult{reason: "status 503, want 200-399"}},
+		{name: "informational/headers-over-limit", answer: strings.Repeat(big, 4) + "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n", want: wantResult{reason: "response headers over 16384 bytes"}},
+		{name: "switching-protocols", answer: "HTTP/1.1 101 Switching Protocols\r\nConnection: upgrade\r\nUpgrade: x\r\n\r\n", want: wantResult{reason: "status 101, want 200-399"}},
+		{name: "http/1.0", answer: "HTTP/1.0 200 OK\r\n\r\nok", hangUp: true, probe: withSearch("ok"), want: wantResult{healthy: true, reason: "status 200"}},
+		{name: "malformed", answer: "HTTP/1.1 abc\r\n\r\n", want: wantResult{reason: `reading response: malformed HTTP status code "abc"`}},
+		{name: "truncated", answer: "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n", hangUp: true, want: wantResult{reason: "reading response: unexpected EOF"}},
+		{name: "body-truncated", answer: "HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nab", hangUp: true, probe: withSearch("ok"), want: wantResult{reason: "reading body: unexpected EOF"}},
+		{name: "head/length-without-body", answer: "HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n", probe: func(p *model.Probe) { p.Method = "HEAD" }, want: wantResult{healthy: true, reason: "status 200"}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			target, _ := startRaw(t, tt.answer, tt.hangUp)
+			p := activeProbe(model.CheckHTTP)
+			p.Timeout = model.Duration(probeFailTimeout * 5) // a wrong parse waits for a body that never comes
+			if tt.probe != nil {
+				tt.probe(p)
+			}
+			c, err := NewHTTP(p)
+			if err != nil {
+				t.Fatalf("NewHTTP: %v", err)
+			}
+			defer c.Close()
+			expectResult(t, tt.name, c.Check(t.Context(), target), tt.want)
+		})
+	}
+}
+
+// TestHTTPReuse checks when keep-alive reuses a connection, and that a
+// kept connection the server has closed costs a new one, not a failure.
+func TestHTTPReuse(t *testing.T) {
+	for _, tt := range []struct {
+		name    string
+		answer  string // by a raw server; "" for net/http's
+		hangUp  bool   // the raw server closes the connection after answering
+		hangUp2 bool   // net/http's server closes every connection after each probe
+		probe   func(*model.Probe)
+		want    int32 // connections for 3 probes
+	}{
+		{name: "kept", answer: "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok", want: 1},
+		{name: "kept/status-not-wanted", answer: "HTTP/1.1 503 Busy\r\nContent-Length: 4\r\n\r\nbusy", want: 1},
+		{name: "kept/head", answer: "HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n", probe: func(p *model.Probe) { p.Method = "HEAD" }, want: 1},
+		{name: "connection-close", answer: "HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 2\r\n\r\nok", hangUp: true, want: 3},
+		{name: "body-not-read-to-end", answer: "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nokHTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok", want: 3},
+		{name: "stale/raw", answer: "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok", hangUp: true, want: 3},
+		{name: "stale/net-http", hangUp2: true, want: 3},
+		{name: "stale/net-http-tls", hangUp2: true, probe: withHTTPS, want: 3},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			p := activeProbe(model.CheckHTTP)
+			p.KeepAlive = true
+			if tt.probe != nil {
+				tt.probe(p)
+			}
+			var target Target
+			var conns *atomic.Int32
+			var s *httptest.Server
+			if tt.answer != "" {
+				target, conns = startRaw(t, tt.answer, tt.hangUp)
+			} else {
+				conns = new(atomic.Int32)
+				s = httptest.NewUnstartedServer(replyBody("ok"))
+				s.Config.ErrorLog = log.New(io.Discard, "", 0)
+				s.Config.ConnState = func(_ net.Conn, st http.ConnState) {
+					if st == http.StateNew {
+						conns.Add(1)
+					}
+				}
+				if p.Type == model.CheckHTTPS {
+					s.StartTLS()
+				} else {
+					s.Start()
+				}
+				defer s.Close()
+				target = targetAt(t, s.Listener.Addr().String())
+			}
+			c, err := NewHTTP(p)
+			if err != nil {
+				t.Fatalf("NewHTTP: %v", err)
+			}
+			defer c.Close()
+			want := wantResult{healthy: true, reason: "status 200"}
+			if strings.Contains(tt.answer, "503") {
+				want = wantResult{reason: "status 503, want 200-399"}
+			}
+			for range 3 {
+				expectResult(t, tt.name, c.Check(t.Context(), target), want)
+				if tt.hangUp2 {
+					s.CloseClientConnections()
+				}
+			}
+			if got := conns.Load(); got != tt.want {
+				t.Errorf("3 × Check(%s) opened %d connections, want %d", tt.name, got, tt.want)
+			}
+		})
+	}
+}
+
+// TestHTTPContext checks that the caller's ctx bounds a probe: its
+// deadline, when shorter than the probe's timeout, and its cancellation.
+func TestHTTPContext(t *testing.T) {
+	// A ctx of 150ms leaves the probe what is left of it when Check starts:
+	// 150ms, or a little less on a busy machine.
+	const ctxShorter = `1[2-5]\dms`
+	for _, tt := range []struct {
+		name   string
+		target func(t *testing.T, ready chan<- struct{}) Target // signals ready when the probe waits
+		probe  func(*model.Probe)
+		ctx    time.Duration // the caller's timeout, if any; -1: canceled before; 0: canceled once ready
+		want   wantResult
+	}{
+		{name: "canceled/before", target: serveNever, ctx: -1, want: wantResult{reason: "canceled"}},
+		{name: "canceled/waiting", target: serveNever, want: wantResult{reason: "canceled"}},
+		{name: "canceled/waiting/keep-alive", target: serveNever, probe: withKeepAlive, want: wantResult{reason: "canceled"}},
+		{name: "canceled/handshake", target: acceptSilently, probe: withHTTPS, want: wantResult{reason: "canceled"}},
+		{name: "ctx-shorter/response", target: serveNever, ctx: 150 * time.Millisecond, want: wantResult{re: "timeout after " + ctxShorter}},
+		{name: "ctx-shorter/connect", target: func(t *testing.T, _ chan<- struct{}) Target { return unansweredTarget(t) }, ctx: 150 * time.Millisecond, want: wantResult{re: "connect timeout after " + ctxShorter}},
+		{name: "ctx-shorter/handshake", target: acceptSilently, probe: withHTTPS, ctx: 150 * time.Millisecond, want: wantResult{re: "tls: handshake timeout after " + ctxShorter}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			p := activeProbe(model.CheckHTTP)
+			if tt.probe != nil {
+				tt.probe(p)
+			}
+			c, err := NewHTTP(p)
+			if err != nil {
+				t.Fatalf("NewHTTP: %v", err)
+			}
+			defer c.Close()
+			ready := make(chan struct{}, 1)
+			target := tt.target(t, ready)
+			ctx, cancel := context.WithCancel(t.Context())
+			defer cancel()
+			switch {
+			case tt.ctx < 0:
+				cancel()
+			case tt.ctx > 0:
+				ctx, cancel = context.WithTimeout(ctx, tt.ctx)
+				defer cancel()
+			default:
+				var wg sync.WaitGroup
+				defer wg.Wait()
+				wg.Go(func() {
+					select {
+					case <-ready:
+						cancel()
+					case <-ctx.Done():
+					}
+				})
+			}
+			start := time.Now()
+			expectResult(t, tt.name, c.Check(ctx, target), tt.want)
+			if elapsed := time.Since(start); elapsed > probeOKTimeout/2 {
+				t.Errorf("Check(%s) took %v, want it cut short", tt.name, elapsed)
+			}
+		})
+	}
+}
+
+// serveNever is an HTTP target that signals ready when a request arrives
+// and never answers it.
+func serveNever(t *testing.T, ready chan<- struct{}) Target {
+	_, target := startHTTP(t, false, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ready <- struct{}{}
+		<-r.Context().Done()
+	}))
+	return target
+}
+
+// acceptSilently is a target that signals ready when it accepts a
+// connection, and never says a word on it.
+func acceptSilently(t *testing.T, ready chan<- struct{}) Target {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	var conns []net.Conn
+	wg.Go(func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			conns = append(conns, c)
+			select {
+			case ready <- struct{}{}:
+			default:
+			}
+		}
+	})
+	t.Cleanup(func() {
+		ln.Close()
+		wg.Wait()
+		for _, c := range conns {
+			c.Close()
+		}
+	})
+	return targetAt(t, ln.Addr().String())
+}
+
+// TestNoTimeWait checks that probes that open a connection each time leave
+// no socket in TIME_WAIT, on either side: the checker closes with a reset.
+func TestNoTimeWait(t *testing.T) {
+	if _, err := os.Stat("/proc/net/tcp"); err != nil {
+		t.Skip("needs Linux's /proc/net/tcp")
+	}
+	for _, tt := range []struct {
+		name string
+		typ  model.CheckType
+	}{
+		{"http", model.CheckHTTP},
+		{"https", model.CheckHTTPS},
+		{"tcp", model.CheckTCP},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			_, target := startHTTP(t, tt.typ == model.CheckHTTPS, replyBody("ok"))
+			c, err := NewChecker(activeProbe(tt.typ))
+			if err != nil {
+				t.Fatalf("NewChecker: %v", err)
+			}
+			// Another test's connections may have left the port in
+			// TIME_WAIT before this server took it.
+			before := timeWaits(t, target.Port)
+			for range 5 {
+				if r := c.Check(t.Context(), target); !r.Healthy {
+					t.Fatalf("Check(%s) = %s, want healthy", tt.name, showResult(r))
+				}
+			}
+			if n := timeWaits(t, target.Port) - before; n > 0 {
+				t.Errorf("5 × Check(%s) left %d sockets in TIME_WAIT, want none", tt.name, n)
+			}
+		})
+	}
+}
+
+// timeWaits counts the IPv4 sockets in TIME_WAIT from or to port.
+func timeWaits(t *testing.T, port int) int {
+	t.Helper()
+	b, err := os.ReadFile("/proc/net/tcp")
+	if err != nil {
+		t.Fatal(err)
+	}
+	suffix := fmt.Sprintf(":%04X", port)
+	n := 0
+	for _, line := range strings.Split(string(b), "\n")[1:] {
+		// sl local_address rem_address st …; st 06 is TIME_WAIT.
+		f := strings.Fields(line)
+		if len(f) > 3 && f[3] == "06" && (strings.HasSuffix(f[1], suffix) || strings.HasSuffix(f[2], suffix)) {
+			n++
+		}
+	}
+	return n
+}
+
+// BenchmarkHTTPCheck measures one probe against a loopback httptest server,
+// with a new connection per probe (the default) and with keep-alive. The
+// server runs in the same process: its allocations count too.
+func BenchmarkHTTPCheck(b *testing.B) {
+	for _, bb := range []struct {
+		name  string
+		probe func(*model.Probe)
+	}{
+		{name: "new-connection"},
+		{name: "keep-alive", probe: withKeepAlive},
+	} {
+		b.Run(bb.name, func(b *testing.B) {
+			s := httptest.NewUnstartedServer(replyBody("ok"))
+			s.Config.ErrorLog = log.New(io.Discard, "", 0)
+			s.Start()
+			defer s.Close()
+			p := activeProbe(model.CheckHTTP)
+			if bb.probe != nil {
+				bb.probe(p)
+			}
+			c, err := NewHTTP(p)
+			if err != nil {
+				b.Fatalf("NewHTTP: %v", err)
+			}
+			defer c.Close()
+			host, port, _ := net.SplitHostPort(s.Listener.Addr().String())
+			n, _ := strconv.Atoi(port)
+			target := Target{Host: host, Port: n}
+			ctx := b.Context()
+			b.ReportAllocs()
+			for b.Loop() {
+				if r := c.Check(ctx, target); !r.Healthy {
+					b.Fatalf("Check(%s) = %s, want healthy", bb.name, showResult(r))
+				}
+			}
+		})
+	}
 }

@@ -3,6 +3,7 @@ package health
 import (
 	"context"
 	"fmt"
+	"net"
 	"time"
 
 	"github.com/switchboard/switchboard/internal/model"
@@ -29,9 +30,9 @@ func NewTCP(p *model.Probe) (*TCP, error) {
 }
 
 // Check connects to t within the connect timeout and ctx, then closes the
-// connection. Reasons: "connected", "connect 127.0.0.1:9001: connection
-// refused", "connect timeout after 2s", "resolve name: no such host",
-// "canceled". Latency is the time to connect.
+// connection with a reset. Reasons: "connected", "connect 127.0.0.1:9001:
+// connection refused", "connect timeout after 2s", "resolve name: no such
+// host", "canceled". Latency is the time to connect.
 func (c *TCP) Check(ctx context.Context, t Target) Result {
 	start := time.Now()
 	ctx, cancel, budget := probeBudget(ctx, c.timeout, start)
@@ -40,6 +41,11 @@ func (c *TCP) Check(ctx context.Context, t Target) Result {
 	latency := time.Since(start)
 	if err != nil {
 		return Result{Reason: failure(ctx, nil, budget, "connect", err), Latency: latency}
+	}
+	// Close with a reset (SO_LINGER 0), as haproxy's checks do: an orderly
+	// close would leave a socket in TIME_WAIT for every probe.
+	if tcp, ok := conn.(*net.TCPConn); ok {
+		tcp.SetLinger(0)
 	}
 	conn.Close()
 	return Result{Healthy: true, Reason: "connected", Latency: latency}
