@@ -62,6 +62,7 @@ type Engine struct {
 	// sched (capacity 1) tells the scheduler that a probe was queued.
 	sched   chan struct{}
 	skipped atomic.Uint64
+	late    atomic.Uint64
 	dropped atomic.Uint64
 
 	mu       sync.Mutex // guards the fields below
@@ -468,7 +469,8 @@ func (e *Engine) startDue(now time.Time) time.Duration {
 			e.skipLocked(p, 1)
 		} else {
 			p.running = true
-			e.wg.Go(func() { e.probeOnce(p) })
+			due := p.next
+			e.wg.Go(func() { e.probeOnce(p, due) })
 		}
 		p.next = p.next.Add(p.interval)
 		if !p.next.After(now) { // the scheduler itself fell behind
@@ -489,18 +491,31 @@ func (e *Engine) skipLocked(p *probe, n uint64) {
 	e.skipped.Add(n)
 }
 
-// probeOnce runs one probe of p and records its result.
-func (e *Engine) probeOnce(p *probe) {
+// probeOnce runs one probe of p, due at due, and records its result. A
+// failed probe that started more than half its timeout late is not held
+// against the target: the lateness says this process is overloaded, and
+// its timeouts would be ours, not the target's. It counts as a skip.
+func (e *Engine) probeOnce(p *probe, due time.Time) {
+	late := time.Since(due) > p.timeout/2
 	ctx, cancel := context.WithTimeout(p.ctx, p.timeout)
 	r := p.checker.Check(ctx, p.target)
 	cancel()
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	p.running = false
-	if !p.removed { // a probe replaced meanwhile must not speak for its successor
+	switch {
+	case p.removed: // a probe replaced meanwhile must not speak for its successor
+	case late && !r.Healthy:
+		e.skipLocked(p, 1)
+		e.late.Add(1)
+	default:
 		e.observeLocked(p, e.cfg.Checker, r, time.Now())
 	}
 }
+
+// Late counts failed probes not held against their targets because they
+// started too late: a sign that this process cannot keep up.
+func (e *Engine) Late() uint64 { return e.late.Load() }
 
 func (e *Engine) wakeScheduler() {
 	select {

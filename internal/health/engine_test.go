@@ -622,3 +622,41 @@ func (s *scripted) Check(context.Context, Target) Result {
 	s.n++
 	return r
 }
+
+// TestLateFailureIsNotTheTargets: a failed probe that started more than half
+// its timeout after it was due says more about this process than about the
+// target, so it is counted as late and skipped, not observed; an on-time
+// failure and a late success are observed.
+func TestLateFailureIsNotTheTargets(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		c := &switchable{} // failing
+		e := engineWith(c)
+		stop := run(t, e, oneCheck(func(h *model.HealthCheck) {
+			h.Interval, h.Timeout, h.UnhealthyThreshold = dur("300s"), dur("1s"), 1
+		}))
+		defer stop()
+		k := state.Key{Check: "web"}
+		e.mu.Lock()
+		p := e.probes[k]
+		e.mu.Unlock()
+		probe := func(lateBy time.Duration) {
+			e.mu.Lock()
+			p.running = true
+			e.mu.Unlock()
+			e.probeOnce(p, time.Now().Add(-lateBy))
+		}
+		probe(600 * time.Millisecond)
+		if d, _ := e.Detail(k); d.Status.Observed || e.Late() != 1 {
+			t.Fatalf("after a late failure: observed %v, Late %d; want not observed, 1", d.Status.Observed, e.Late())
+		}
+		probe(400 * time.Millisecond)
+		if d, _ := e.Detail(k); !d.Status.Observed || d.Status.Healthy {
+			t.Fatalf("after a failure 400ms late (timeout 1s): %+v, want observed unhealthy", d.Status)
+		}
+		c.healthy.Store(true)
+		probe(time.Second)
+		if d, _ := e.Detail(k); len(d.History) != 2 {
+			t.Errorf("a late success was not observed: history %d, want 2", len(d.History))
+		}
+	})
+}
