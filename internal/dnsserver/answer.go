@@ -203,35 +203,33 @@ func withOwner(rr dns.RR, owner string) dns.RR {
 	var c dns.RR
 	switch x := rr.(type) {
 	case *dns.A:
-		y := *x
-		c = &y
+		c = shallow(x)
 	case *dns.AAAA:
-		y := *x
-		c = &y
+		c = shallow(x)
 	case *dns.CNAME:
-		y := *x
-		c = &y
+		c = shallow(x)
 	case *dns.MX:
-		y := *x
-		c = &y
+		c = shallow(x)
 	case *dns.TXT:
-		y := *x
-		c = &y
+		c = shallow(x)
 	case *dns.NS:
-		y := *x
-		c = &y
+		c = shallow(x)
 	case *dns.SRV:
-		y := *x
-		c = &y
+		c = shallow(x)
 	case *dns.CAA:
-		y := *x
-		c = &y
+		c = shallow(x)
 	case *dns.PTR:
-		y := *x
-		c = &y
+		c = shallow(x)
 	default:
 		c = dns.Copy(rr)
 	}
 	c.Header().Name = owner
 	return c
+}
+
+// shallow copies the record behind x; its rdata slices stay shared, which
+// is fine for records that are never changed after the table is built.
+func shallow[T any](x *T) *T {
+	y := *x
+	return &y
 }
