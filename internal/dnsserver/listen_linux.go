@@ -29,7 +29,9 @@ func listenUDPGroup(addr string, n int) ([]udpSocket, error) {
 			closeAll(out)
 			return nil, err
 		}
-		out = append(out, udpSocket{conn: pc.(*net.UDPConn), readers: 1})
+		c := pc.(*net.UDPConn)
+		sizeUDPBuffers(c)
+		out = append(out, udpSocket{conn: c, readers: 1})
 	}
 	return out, nil
 }

@@ -13,5 +13,7 @@ func listenUDPGroup(addr string, n int) ([]udpSocket, error) {
 	if err != nil {
 		return nil, err
 	}
-	return []udpSocket{{conn: pc.(*net.UDPConn), readers: n}}, nil
+	c := pc.(*net.UDPConn)
+	sizeUDPBuffers(c)
+	return []udpSocket{{conn: c, readers: n}}, nil
 }

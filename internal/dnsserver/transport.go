@@ -54,6 +54,7 @@ func listen(addr string, n int) ([]udpSocket, net.Listener, error) {
 			return nil, nil, err
 		}
 		c := pc.(*net.UDPConn)
+		sizeUDPBuffers(c)
 		p := c.LocalAddr().(*net.UDPAddr).Port
 		l, err := net.Listen("tcp", net.JoinHostPort(host, fmt.Sprint(p)))
 		if err == nil {
@@ -64,6 +65,18 @@ func listen(addr string, n int) ([]udpSocket, net.Listener, error) {
 			return nil, nil, err
 		}
 	}
+}
+
+// udpBufferSize is the receive and send buffer asked of each UDP socket,
+// so a burst of queries waits in the kernel rather than being dropped. The
+// kernel caps it at net.core.rmem_max and wmem_max.
+const udpBufferSize = 4 << 20
+
+// sizeUDPBuffers asks for udpBufferSize buffers on c. Where that is refused,
+// c keeps the system's default: a smaller buffer is no reason not to serve.
+func sizeUDPBuffers(c *net.UDPConn) {
+	_ = c.SetReadBuffer(udpBufferSize)
+	_ = c.SetWriteBuffer(udpBufferSize)
 }
 
 func closeAll(us []udpSocket) {
@@ -89,8 +102,16 @@ func (b *backoff) wait() {
 	time.Sleep(d)
 }
 
-// serveUDP answers queries on c until c is closed.
+// serveUDP answers queries on c until c is closed: in batches where the
+// platform has them (batch_linux.go), else one packet at a time.
 func (s *Server) serveUDP(c *net.UDPConn) {
+	err := s.serveUDPBatch(c)
+	if err == nil {
+		return
+	}
+	if !errors.Is(err, errors.ErrUnsupported) {
+		s.log.Debug("dnsserver: udp reads one packet at a time", "err", err)
+	}
 	req := make([]byte, 65535)
 	out := make([]byte, 65535)
 	var b backoff
