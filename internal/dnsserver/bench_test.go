@@ -1,5 +1,6 @@
 // BenchmarkQuery measures the packet path (parse, answer, pack) without
-// sockets.
+// sockets. The first cases take the fast path (fastpath.go), the others
+// the general one.
 
 package dnsserver
 
@@ -16,9 +17,15 @@ func BenchmarkQuery(b *testing.B) {
 		name string
 		q    *dns.Msg
 	}{
-		{"static-A", newQuery("www.example.com.", dns.TypeA)},
-		{"static-A-EDNS", newQuery("www.example.com.", dns.TypeA, withEDNS(1232))},
+		// One address, as bench/dns's static zone: the fast path.
+		{"static-A", newQuery("ns1.example.com.", dns.TypeA)},
+		{"static-A-EDNS", newQuery("ns1.example.com.", dns.TypeA, withEDNS(1232))},
+		{"static-A-0x20-EDNS-DO", newQuery("nS1.ExAmPlE.cOm.", dns.TypeA, withEDNS(1232), func(m *dns.Msg) { m.IsEdns0().SetDo() })},
 		{"NXDOMAIN", newQuery("nope.example.com.", dns.TypeA)},
+		{"NODATA", newQuery("www.example.com.", dns.TypeMX)},
+		{"apex-NS", newQuery("example.com.", dns.TypeNS)},
+		// Two addresses in random order: the slow path.
+		{"simple-2-values-A", newQuery("www.example.com.", dns.TypeA)},
 		{"weighted-A", newQuery("w.p.test.", dns.TypeA)},
 		{"failover-A", newQuery("f.p.test.", dns.TypeA)},
 		{"geolocation-ECS", newQuery("geo.p.test.", dns.TypeA, withECS("10.10.1.0/24"))},

@@ -1,5 +1,7 @@
 // This file is the packet boundary: one query packet in, one answer packet
-// (or nothing) out. It checks the header and question, applies EDNS, asks
+// (or nothing) out. It first offers the packet to the fast path
+// (fastpath.go), which answers the common queries from precomputed wire
+// format; for the rest it checks the header and question, applies EDNS, asks
 // answer.go for the sections (xfr.go for a transfer over UDP), applies
 // response rate limiting and truncates UDP answers to fit. A panic is
 // recovered here, and only here (and in serveTransfer, the other request
@@ -33,6 +35,9 @@ func (s *Server) handle(req []byte, src netip.Addr, tcp bool, buf []byte) (resp 
 	if len(req) < headerLen || req[2]&0x80 != 0 {
 		s.stats.dropped.Add(1)
 		return nil
+	}
+	if out, ok := s.fast(req, src, tcp, buf); ok {
+		return out
 	}
 	var m dns.Msg
 	if err := m.Unpack(req); err != nil {

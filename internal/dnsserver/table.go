@@ -31,6 +31,9 @@ type table struct {
 	latencies []map[string]time.Duration
 	// failingOpen counts record groups with no healthy record.
 	failingOpen int
+	// fast holds the answers that are the same for every client, in wire
+	// format (fastpath.go).
+	fast *fastTable
 }
 
 // zone is one hosted zone.
@@ -226,6 +229,7 @@ func (c *compiler) run() error {
 	for _, z := range c.t.zones {
 		c.finishZone(z)
 	}
+	c.t.fast = buildFast(c.t)
 	return nil
 }
 
