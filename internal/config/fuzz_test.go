@@ -3,8 +3,9 @@ package config
 import (
 	"os"
 	"path/filepath"
-	"strings"
 	"testing"
+
+	"github.com/switchboard/switchboard/internal/testutil/golden"
 )
 
 // FuzzParse feeds arbitrary files through decoding, defaults and validation:
@@ -13,14 +14,13 @@ import (
 // this finds is added to testdata/fuzz/FuzzParse with the issue it reproduces.
 func FuzzParse(f *testing.F) {
 	seeds, _ := filepath.Glob("../../examples/*.yaml")
-	golden, _ := filepath.Glob("testdata/errors/*.yaml")
-	for _, file := range append(seeds, golden...) {
+	errFiles, _ := filepath.Glob("testdata/errors/*.yaml")
+	for _, file := range append(seeds, errFiles...) {
 		b, err := os.ReadFile(file)
 		if err != nil {
 			f.Fatal(err)
 		}
-		input, _, _ := strings.Cut(string(b), wantSep)
-		f.Add([]byte(input))
+		f.Add([]byte(golden.Input(string(b))))
 	}
 	// A record group mixing weighted and failover records once made the
 	// weighted rules read a nil weight (found while writing the golden files).

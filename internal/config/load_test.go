@@ -2,55 +2,26 @@ package config
 
 import (
 	"errors"
-	"flag"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
 
-	"github.com/google/go-cmp/cmp"
+	"github.com/switchboard/switchboard/internal/testutil/golden"
 )
 
-var update = flag.Bool("update", false, "rewrite the expected output of golden files")
-
-// wantSep separates a golden file's YAML input from the errors Load must report.
-const wantSep = "\n# ---- want ----\n"
-
 // TestGoldenErrors loads each testdata/errors/*.yaml and compares every
-// reported problem, with its line and column, to the lines after wantSep.
+// reported problem, with its line and column, to the file's expected output.
 func TestGoldenErrors(t *testing.T) {
-	files, err := filepath.Glob("testdata/errors/*.yaml")
-	if err != nil || len(files) == 0 {
-		t.Fatalf("no golden files: %v", err)
-	}
-	for _, file := range files {
-		t.Run(filepath.Base(file), func(t *testing.T) {
-			raw, err := os.ReadFile(file)
-			if err != nil {
-				t.Fatal(err)
-			}
-			input, want, found := strings.Cut(string(raw), wantSep)
-			if !found && !*update {
-				t.Fatalf("%s has no %q separator", file, strings.TrimSpace(wantSep))
-			}
-			_, err = Parse(file, []byte(input))
-			var list ErrorList
-			if !errors.As(err, &list) {
-				t.Fatalf("Parse(%s) = %v, want an ErrorList", file, err)
-			}
-			got := list.Error() + "\n"
-			if *update {
-				if err := os.WriteFile(file, []byte(input+wantSep+got), 0o644); err != nil {
-					t.Fatal(err)
-				}
-				return
-			}
-			if diff := cmp.Diff(want, got); diff != "" {
-				t.Errorf("Parse(%s) errors mismatch (-want +got):\n%s", file, diff)
-			}
-		})
-	}
+	golden.Run(t, "testdata/errors/*.yaml", func(t *testing.T, c golden.Case) string {
+		_, err := Parse(c.File, []byte(c.Input))
+		var list ErrorList
+		if !errors.As(err, &list) {
+			t.Fatalf("Parse = %v, want an ErrorList", err)
+		}
+		return list.Error() + "\n"
+	})
 }
 
 // TestExamples loads every example configuration: they are documentation,

@@ -12,15 +12,12 @@ import (
 	"encoding/base64"
 	"encoding/binary"
 	"encoding/hex"
-	"flag"
 	"fmt"
 	"hash"
 	"io"
 	"net"
 	"net/netip"
-	"os"
 	"os/exec"
-	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
@@ -31,13 +28,9 @@ import (
 	"github.com/miekg/dns"
 
 	"github.com/switchboard/switchboard/internal/config"
+	"github.com/switchboard/switchboard/internal/testutil/golden"
 	"github.com/switchboard/switchboard/internal/view"
 )
-
-var update = flag.Bool("update", false, "rewrite the expected output of golden files")
-
-// wantSep separates a golden file's input from its expected output.
-const wantSep = "\n# ---- want ----\n"
 
 // Keys of the tests: 32 and 64 bytes.
 var (
@@ -241,50 +234,27 @@ func render(rr dns.RR) string { return strings.Join(strings.Fields(rr.String()),
 // the same records and every check and target down transfers the same
 // records (only the SOA's serial moves): transfers carry static content.
 func TestTransferContent(t *testing.T) {
-	files, err := filepath.Glob("testdata/xfr/*.yaml")
-	if err != nil || len(files) == 0 {
-		t.Fatalf("no golden files: %v", err)
-	}
-	for _, file := range files {
-		t.Run(filepath.Base(file), func(t *testing.T) {
-			raw, err := os.ReadFile(file)
-			if err != nil {
-				t.Fatal(err)
+	golden.Run(t, "testdata/xfr/*.yaml", func(t *testing.T, c golden.Case) string {
+		hs := start(t, c.Input, nil, withSecondaries(Secondary{Allow: prefixes("127.0.0.0/8")}))
+		got := hs.transferAll(t)
+		var all health
+		for _, hc := range hs.state.HealthChecks {
+			all = append(all, down(hc.Name)...)
+		}
+		for _, tg := range hs.state.TargetGroups {
+			for _, tgt := range tg.Targets {
+				all = append(all, targetDown(tg.Name, netip.AddrPortFrom(tgt.Address, uint16(tgt.Port)).String()))
 			}
-			input, want, found := strings.Cut(string(raw), wantSep)
-			if !found && !*update {
-				t.Fatalf("%s has no %q separator", file, strings.TrimSpace(wantSep))
-			}
-			hs := start(t, input, nil, withSecondaries(Secondary{Allow: prefixes("127.0.0.0/8")}))
-			got := hs.transferAll(t)
-			if *update {
-				if err := os.WriteFile(file, []byte(input+wantSep+got), 0o644); err != nil {
-					t.Fatal(err)
-				}
-				return
-			}
-			if diff := cmp.Diff(want, got); diff != "" {
-				t.Errorf("AXFR of %s mismatch (-want +got):\n%s", file, diff)
-			}
-
-			var all health
-			for _, hc := range hs.state.HealthChecks {
-				all = append(all, down(hc.Name)...)
-			}
-			for _, tg := range hs.state.TargetGroups {
-				for _, tgt := range tg.Targets {
-					all = append(all, targetDown(tg.Name, netip.AddrPortFrom(tgt.Address, uint16(tgt.Port)).String()))
-				}
-			}
-			hs.publish(t, input, all)
-			noSerial := func(s string) string {
-				return strings.ReplaceAll(s, fmt.Sprintf(" %d 7200 ", hs.version), " 1 7200 ")
-			}
-			if diff := cmp.Diff(want, noSerial(hs.transferAll(t))); diff != "" {
-				t.Errorf("AXFR with everything down differs (-all healthy +all down):\n%s", diff)
-			}
-		})
-	}
+		}
+		hs.publish(t, c.Input, all)
+		noSerial := func(s string) string {
+			return strings.ReplaceAll(s, fmt.Sprintf(" %d 7200 ", hs.version), " 1 7200 ")
+		}
+		if diff := cmp.Diff(got, noSerial(hs.transferAll(t))); diff != "" {
+			t.Errorf("AXFR with everything down differs (-all healthy +all down):\n%s", diff)
+		}
+		return got
+	})
 }
 
 // transferAll returns every zone's AXFR, rendered.
