@@ -46,72 +46,28 @@ type validator struct {
 	problems
 	s           *State
 	regions     map[string]*Region
-	zones       map[string]bool
+	zones       map[string]*Zone
 	checks      map[string]*HealthCheck
 	collections map[string]*CIDRCollection
 	groups      map[string]*TargetGroup
 	balancers   map[string]*LoadBalancer
 }
 
+// newValidator returns a validator for s; state() builds its indexes.
 func newValidator(s *State) *validator {
-	return &validator{
-		s:           s,
-		regions:     map[string]*Region{},
-		zones:       map[string]bool{},
-		checks:      map[string]*HealthCheck{},
-		collections: map[string]*CIDRCollection{},
-		groups:      map[string]*TargetGroup{},
-		balancers:   map[string]*LoadBalancer{},
-	}
+	return &validator{s: s}
 }
 
 func (v *validator) state() {
 	root := Path{}
 	// Index every named resource first so that references can be checked in
 	// any order, then check each resource.
-	seen := map[string]Path{}
-	for i := range v.s.Regions {
-		r := &v.s.Regions[i]
-		p := root.Field("regions").Index(i, r.Name)
-		if v.name(p, r.Name, "region", seen) {
-			v.regions[r.Name] = r
-		}
-	}
-	clear(seen)
-	for i, z := range v.s.Zones {
-		p := root.Field("zones").Index(i, z.Name)
-		if v.name(p, z.Name, "zone", seen) {
-			v.zones[z.Name] = true
-		}
-	}
-	clear(seen)
-	for i := range v.s.HealthChecks {
-		hc := &v.s.HealthChecks[i]
-		if v.name(root.Field("health_checks").Index(i, hc.Name), hc.Name, "health check", seen) {
-			v.checks[hc.Name] = hc
-		}
-	}
-	clear(seen)
-	for i := range v.s.CIDRCollections {
-		c := &v.s.CIDRCollections[i]
-		if v.name(root.Field("cidr_collections").Index(i, c.Name), c.Name, "CIDR collection", seen) {
-			v.collections[c.Name] = c
-		}
-	}
-	clear(seen)
-	for i := range v.s.TargetGroups {
-		tg := &v.s.TargetGroups[i]
-		if v.name(root.Field("target_groups").Index(i, tg.Name), tg.Name, "target group", seen) {
-			v.groups[tg.Name] = tg
-		}
-	}
-	clear(seen)
-	for i := range v.s.LoadBalancers {
-		lb := &v.s.LoadBalancers[i]
-		if v.name(root.Field("load_balancers").Index(i, lb.Name), lb.Name, "load balancer", seen) {
-			v.balancers[lb.Name] = lb
-		}
-	}
+	v.regions = index(v, root.Field("regions"), "region", v.s.Regions, func(r *Region) string { return r.Name })
+	v.zones = index(v, root.Field("zones"), "zone", v.s.Zones, func(z *Zone) string { return z.Name })
+	v.checks = index(v, root.Field("health_checks"), "health check", v.s.HealthChecks, func(h *HealthCheck) string { return h.Name })
+	v.collections = index(v, root.Field("cidr_collections"), "CIDR collection", v.s.CIDRCollections, func(c *CIDRCollection) string { return c.Name })
+	v.groups = index(v, root.Field("target_groups"), "target group", v.s.TargetGroups, func(g *TargetGroup) string { return g.Name })
+	v.balancers = index(v, root.Field("load_balancers"), "load balancer", v.s.LoadBalancers, func(l *LoadBalancer) string { return l.Name })
 
 	for i := range v.s.Regions {
 		v.region(root.Field("regions").Index(i, v.s.Regions[i].Name), &v.s.Regions[i])
@@ -132,6 +88,20 @@ func (v *validator) state() {
 	v.loadBalancers(root.Field("load_balancers"))
 	v.zonalShifts(root.Field("zonal_shifts"))
 	v.latencyTable(root.Field("latency_table"))
+}
+
+// index checks the names of items (listed at base) and returns the ones
+// that can be referred to, by name.
+func index[T any](v *validator, base Path, what string, items []T, name func(*T) string) map[string]*T {
+	byName := make(map[string]*T, len(items))
+	seen := map[string]Path{}
+	for i := range items {
+		it := &items[i]
+		if n := name(it); v.name(base.Index(i, n), n, what, seen) {
+			byName[n] = it
+		}
+	}
+	return byName
 }
 
 // name checks a resource name at p (the element's path) and that it is
@@ -175,7 +145,7 @@ func (v *validator) zoneRef(p Path, zone string) {
 	switch {
 	case zone == "":
 		v.add(p, v.known("zones", keys(v.zones)), "is required")
-	case !v.zones[zone]:
+	case v.zones[zone] == nil:
 		v.add(p, v.known("zones", keys(v.zones)), "zone %q is not defined", zone)
 	}
 }

@@ -425,7 +425,7 @@ func (v *validator) zonalShifts(base Path) {
 		}
 		shifted[key] = p
 		v.zoneRef(p.Field("away_from"), s.AwayFrom)
-		if v.zones[s.AwayFrom] && !slices.Contains(zones, s.AwayFrom) {
+		if v.zones[s.AwayFrom] != nil && !slices.Contains(zones, s.AwayFrom) {
 			v.add(p.Field("away_from"), "a zone the "+key+" is in", "%s has nothing in zone %q", key, s.AwayFrom)
 		}
 		if s.ExpiresAt.IsZero() {
