@@ -240,7 +240,7 @@ func (e *Engine) apply(s *model.State, seq uint64) error {
 			continue
 		}
 		e.probes[k] = ns
-		st := ns.status(e.cfg.History)
+		st := ns.status()
 		st.Since = time.Now()
 		e.statuses[k] = st
 		if !ns.disabled {
@@ -595,13 +595,16 @@ func (e *Engine) observeLocked(p *probe, checker string, r Result, t time.Time) 
 		p.history = p.history[:len(p.history)-1]
 	}
 	p.history = append(p.history, obs)
-	e.combineLocked(k, t)
-	e.recomputeCalculatedLocked(t)
+	// Calculated checks count named checks' health: recount only when one
+	// of those changed, not on every probe of every target.
+	if e.combineLocked(k, t) && !k.Target.IsValid() {
+		e.recomputeCalculatedLocked(t)
+	}
 }
 
 // status aggregates p's vantage points: healthy when more than percent of
 // the checkers that reported say so; the initial state before any did.
-func (p *probe) status(history int) state.Status {
+func (p *probe) status() state.Status {
 	if p.disabled {
 		return state.Status{Healthy: true, Observed: true, Reason: "disabled"}
 	}
@@ -636,24 +639,25 @@ func (p *probe) status(history int) state.Status {
 }
 
 // combineLocked sets k's status from its active probe and its passive
-// state, and records a transition. e.mu must be held.
-func (e *Engine) combineLocked(k state.Key, now time.Time) {
+// state, and reports whether that was a transition. e.mu must be held.
+func (e *Engine) combineLocked(k state.Key, now time.Time) bool {
 	p := e.probes[k]
 	if p == nil {
-		return
+		return false
 	}
-	st := p.status(e.cfg.History)
+	st := p.status()
 	if g := e.groupOf(k); g != nil {
 		if ps := g.passive[k]; ps != nil && ps.ejected(now) {
 			st.Healthy, st.Ejected, st.Reason = false, true, ps.reason
 		}
 	}
-	e.setLocked(k, st, now)
+	return e.setLocked(k, st, now)
 }
 
 // setLocked stores st for k; a change of health, observation or ejection
-// is a transition: it is stamped, sent to event subscribers and published.
-func (e *Engine) setLocked(k state.Key, st state.Status, now time.Time) {
+// is a transition: it is stamped, sent to event subscribers and published,
+// and setLocked reports true.
+func (e *Engine) setLocked(k state.Key, st state.Status, now time.Time) bool {
 	prev, had := e.statuses[k]
 	st.Since = prev.Since
 	if !had || prev.Healthy != st.Healthy {
@@ -661,7 +665,7 @@ func (e *Engine) setLocked(k state.Key, st state.Status, now time.Time) {
 	}
 	e.statuses[k] = st
 	if had && prev.Healthy == st.Healthy && prev.Observed == st.Observed && prev.Ejected == st.Ejected {
-		return
+		return false
 	}
 	if had && prev.Healthy != st.Healthy {
 		e.log.Info("health transition", "check", k.Check, "target", targetString(k), "status", st.Word(), "reason", st.Reason)
@@ -675,6 +679,7 @@ func (e *Engine) setLocked(k state.Key, st state.Status, now time.Time) {
 		}
 	}
 	e.markDirty()
+	return true
 }
 
 func targetString(k state.Key) string {
