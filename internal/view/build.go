@@ -128,7 +128,7 @@ func buildGroup(spec *model.TargetGroup, h *state.Snapshot, shifted map[string]b
 		ap := netip.AddrPortFrom(t.Address, uint16(t.Port))
 		tv := Target{Addr: ap, Zone: t.Zone, Weight: weight(t.Weight), Healthy: true}
 		if st, ok := h.Get(state.Key{Check: check, Target: ap}); ok {
-			tv.Healthy, tv.Reason = st.Healthy, st.Reason
+			tv.Healthy, tv.Reason, tv.Since = st.Healthy, st.Reason, st.Since
 		}
 		all = append(all, tv)
 		z := g.Zones[t.Zone]
@@ -161,6 +161,23 @@ func buildGroup(spec *model.TargetGroup, h *state.Snapshot, shifted map[string]b
 		g.FailingOpen = g.FailingOpen || z.FailingOpen
 	}
 	return g
+}
+
+// all is the routing decision for a node in no known zone of a group with
+// cross-zone off: every zone's routable targets together.
+func (g *TargetGroup) all() ([]Target, bool) {
+	names := make([]string, 0, len(g.Zones))
+	for n := range g.Zones {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	var out []Target
+	failing := false
+	for _, n := range names {
+		out = append(out, g.Zones[n].Routable...)
+		failing = failing || g.Zones[n].FailingOpen
+	}
+	return out, failing
 }
 
 func crossZone(spec *model.TargetGroup) bool { return spec.CrossZone == nil || *spec.CrossZone }

@@ -1011,7 +1011,7 @@ func TestBuildTargets(t *testing.T) {
 		},
 		"b": {{Addr: ap(webPort, "b", 0), Zone: "b", Weight: 7, Healthy: true}},
 	}
-	if diff := cmp.Diff(want, got, cmpopts.EquateComparable(netip.AddrPort{})); diff != "" {
+	if diff := cmp.Diff(want, got, cmpopts.EquateComparable(netip.AddrPort{}), cmpopts.IgnoreFields(view.Target{}, "Since")); diff != "" {
 		t.Errorf("Build(...) group web targets mismatch (-want +got):\n%s", diff)
 	}
 }
@@ -1130,4 +1130,32 @@ func deepCopy(t *testing.T, s *model.State) *model.State {
 		t.Fatalf("json.Unmarshal(state) = %v", err)
 	}
 	return &c
+}
+
+func TestRoutableFrom(t *testing.T) {
+	off := false
+	tg := func(cross *bool) *model.State {
+		return &model.State{TargetGroups: []model.TargetGroup{{
+			Name: "web", Protocol: model.ProtoHTTP, Port: 80, CrossZone: cross,
+			Targets: []model.Target{
+				{Address: netip.MustParseAddr("10.0.0.1"), Zone: "a"},
+				{Address: netip.MustParseAddr("10.0.0.2"), Zone: "b"},
+			},
+		}}}
+	}
+	now := time.Unix(1e9, 0)
+	on := view.Build(1, tg(nil), state.NewSnapshot(0, nil), now).TargetGroups["web"]
+	if got, _ := on.RoutableFrom("c"); len(got) != 2 {
+		t.Errorf("cross-zone on, node in zone c without targets: %d routable, want 2", len(got))
+	}
+	g := view.Build(1, tg(&off), state.NewSnapshot(0, nil), now).TargetGroups["web"]
+	if got, _ := g.RoutableFrom("a"); len(got) != 1 || got[0].Zone != "a" {
+		t.Errorf("cross-zone off, zone a: %v, want the zone-a target only", got)
+	}
+	if got, _ := g.RoutableFrom("c"); len(got) != 0 {
+		t.Errorf("cross-zone off, zone c: %v, want none", got)
+	}
+	if got, _ := g.RoutableFrom(""); len(got) != 2 || got[0].Zone != "a" {
+		t.Errorf("cross-zone off, unknown zone: %v, want both, zone a first", got)
+	}
 }

@@ -76,6 +76,30 @@ type Target struct {
 	// Healthy is the target's health; Reason says why when it is not.
 	Healthy bool
 	Reason  string
+	// Since is when the target's health last changed, zero when it has no
+	// result yet; slow start ramps a target's share from it.
+	Since time.Time
+}
+
+// RoutableFrom returns the targets a node in zone sends new traffic to, and
+// whether that is failing open. With cross-zone on every zone routes alike,
+// so a node in a zone without targets of the group uses any zone's decision;
+// with it off such a node has nothing to route to.
+func (g *TargetGroup) RoutableFrom(zone string) (routable []Target, failingOpen bool) {
+	if z := g.Zones[zone]; z != nil {
+		return z.Routable, z.FailingOpen
+	}
+	if !crossZone(g.Spec) {
+		if zone == "" {
+			// A node that does not know its zone routes to the whole group.
+			return g.all()
+		}
+		return nil, false
+	}
+	for _, z := range g.Zones {
+		return z.Routable, z.FailingOpen // the same in every zone
+	}
+	return nil, false
 }
 
 // LoadBalancer is the DNS decision for one load balancer.
