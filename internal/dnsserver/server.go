@@ -118,6 +118,15 @@ type Stats struct {
 	// FailingOpen is the number of record groups of the current table
 	// with no healthy record, which answer as if all were healthy.
 	FailingOpen int
+	// ByType counts queries by question type mnemonic ("A", "AAAA", …;
+	// "TYPE65" style for types without one). ByRcode counts answers by
+	// rcode mnemonic ("NOERROR", "NXDOMAIN", "REFUSED", …). ByPolicy counts
+	// answers from record groups by routing policy ("simple", "weighted",
+	// "failover", …). ByRecordSet counts answers by the record set that was
+	// answered, keyed "name type set-identifier" (the set identifier empty
+	// for simple records). Nil maps mean no counts yet. Counting must not
+	// allocate on the query path; the maps are built here, on read.
+	ByType, ByRcode, ByPolicy, ByRecordSet map[string]uint64
 }
 
 // Server answers DNS queries from the current view. Create it with New,
