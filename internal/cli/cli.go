@@ -20,6 +20,7 @@ func verbs() []verb {
 	return []verb{
 		{"serve", "run every component enabled in a configuration file", serve},
 		{"validate", "check configuration files and print every problem", validate},
+		{"demo", "run a demo: three zones of backends behind DNS and a load balancer", demoVerb},
 		{"version", "print the version", version},
 	}
 }

@@ -1,0 +1,130 @@
+package e2e
+
+import (
+	"bufio"
+	"fmt"
+	"net"
+	"os/exec"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/miekg/dns"
+)
+
+// freePort returns a port free on 127.0.0.1 for both TCP and UDP just now.
+func freePort(t *testing.T) int {
+	t.Helper()
+	for range 50 {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		port := ln.Addr().(*net.TCPAddr).Port
+		pc, err := net.ListenPacket("udp", fmt.Sprintf("127.0.0.1:%d", port))
+		ln.Close()
+		if err == nil {
+			pc.Close()
+			return port
+		}
+	}
+	t.Fatal("no free port")
+	return 0
+}
+
+// TestDemo runs `switchboard demo` as a newcomer would, fails zone b with
+// `switchboard demo fail-zone b`, and sees the DNS answers move to the
+// other zones, then back after heal-zone.
+func TestDemo(t *testing.T) {
+	bin := switchboard(t)
+	dnsAddr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	control := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	cmd := exec.Command(bin, "demo",
+		"--admin", fmt.Sprintf("127.0.0.1:%d", freePort(t)), "--dns", dnsAddr,
+		"--http-port", strconv.Itoa(freePort(t)), "--tcp-port", strconv.Itoa(freePort(t)),
+		"--control", control, "--dir", t.TempDir())
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	var tour strings.Builder
+	var mu sync.Mutex
+	go func() {
+		sc := bufio.NewScanner(out)
+		for sc.Scan() {
+			mu.Lock()
+			tour.WriteString(sc.Text() + "\n")
+			mu.Unlock()
+		}
+	}()
+	t.Cleanup(func() {
+		cmd.Process.Signal(syscall.SIGTERM)
+		cmd.Wait()
+		if t.Failed() {
+			mu.Lock()
+			t.Logf("demo stdout:\n%s\ndemo stderr:\n%s", tour.String(), stderr.String())
+			mu.Unlock()
+		}
+	})
+	poll(t, "the demo's tour", func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return strings.Contains(tour.String(), "demo fail-zone b")
+	})
+
+	c := &dns.Client{Timeout: 2 * time.Second}
+	answers := func(name string) []string {
+		q := new(dns.Msg)
+		q.SetQuestion(name, dns.TypeA)
+		r, _, err := c.Exchange(q, dnsAddr)
+		if err != nil || r.Rcode != dns.RcodeSuccess {
+			return []string{fmt.Sprintf("error %v %v", r, err)}
+		}
+		var out []string
+		for _, rr := range r.Answer {
+			if a, ok := rr.(*dns.A); ok {
+				out = append(out, a.A.String())
+			}
+		}
+		return out
+	}
+	one := func(name string) string { return strings.Join(answers(name), ",") }
+	// Zone b's node is 127.0.0.12: the failover primary and the closest
+	// latency region.
+	poll(t, "api.demo.test on zone b", func() bool { return one("api.demo.test.") == "127.0.0.12" })
+	poll(t, "latency.demo.test on zone b", func() bool { return one("latency.demo.test.") == "127.0.0.12" })
+	poll(t, "zone b among the load balancer's nodes", func() bool { return strings.Contains(one("lb.demo.test."), "127.0.0.12") })
+
+	run := func(args ...string) string {
+		b, err := exec.Command(bin, append([]string{"demo"}, append(args, "--control", control)...)...).CombinedOutput()
+		if err != nil {
+			t.Fatalf("switchboard demo %v: %v\n%s", args, err, b)
+		}
+		return string(b)
+	}
+	if out := run("fail-zone", "b"); !strings.Contains(out, "zone b failed") {
+		t.Errorf("fail-zone said %q", out)
+	}
+	poll(t, "api.demo.test failed over to zone c", func() bool { return one("api.demo.test.") == "127.0.0.13" })
+	poll(t, "latency.demo.test moved to the next closest region", func() bool { return one("latency.demo.test.") == "127.0.0.11" })
+	poll(t, "zone b left the load balancer's name", func() bool {
+		got := one("lb.demo.test.")
+		return !strings.Contains(got, "127.0.0.12") && strings.Contains(got, "127.0.0.11")
+	})
+	for range 30 {
+		if got := one("weighted.demo.test."); got == "127.0.0.12" || strings.HasPrefix(got, "error") {
+			t.Fatalf("weighted.demo.test answered %s with zone b failed", got)
+		}
+	}
+	run("heal-zone", "b")
+	poll(t, "api.demo.test back on zone b", func() bool { return one("api.demo.test.") == "127.0.0.12" })
+	poll(t, "zone b back in the load balancer's name", func() bool { return strings.Contains(one("lb.demo.test."), "127.0.0.12") })
+}
