@@ -160,8 +160,8 @@ type request struct {
 	key  string // the access key id that signed it
 }
 
-// apiError is an error with Route 53's code and HTTP status; messages, when
-// set, make it an InvalidChangeBatch with one message per problem.
+// apiError is an error with Route 53's code and HTTP status; messages are
+// an InvalidChangeBatch's problems, one each.
 type apiError struct {
 	status   int
 	code     string
@@ -254,19 +254,19 @@ func (h *Handler) writeError(rq *request, err error) {
 		h.log.Error("route53: internal error", "path", rq.r.URL.Path, "err", err)
 		ae = errorf(http.StatusInternalServerError, "InternalFailure", "%v", err)
 	}
-	var v any
-	if ae.messages != nil {
-		v = xmlInvalidChangeBatch{Messages: ae.messages, RequestID: rq.id}
-	} else {
-		e := xmlErrorResponse{RequestID: rq.id}
-		e.Error.Type = "Sender"
-		if ae.status >= 500 {
-			e.Error.Type = "Receiver"
-		}
-		e.Error.Code, e.Error.Message = ae.code, ae.msg
-		v = e
+	e := xmlErrorResponse{RequestID: rq.id}
+	e.Error.Type = "Sender"
+	if ae.status >= 500 {
+		e.Error.Type = "Receiver"
 	}
-	rq.reply(ae.status, v)
+	e.Error.Code, e.Error.Message = ae.code, ae.msg
+	if ae.messages != nil {
+		// As Route 53: the message is the list in brackets, and the
+		// Messages element (which the SDKs read) has each one.
+		e.Error.Message = "[" + strings.Join(ae.messages, ", ") + "]"
+		e.Error.Messages = ae.messages
+	}
+	rq.reply(ae.status, e)
 }
 
 // newUUID returns a random (version 4) UUID.

@@ -290,14 +290,8 @@ type xmlErrorResponse struct {
 		Type    string `xml:"Type"`
 		Code    string `xml:"Code"`
 		Message string `xml:"Message"`
+		// Messages lists an InvalidChangeBatch's problems, one each.
+		Messages []string `xml:"Messages>Message,omitempty"`
 	} `xml:"Error"`
 	RequestID string `xml:"RequestId"`
-}
-
-// xmlInvalidChangeBatch is the shape Route 53 gives InvalidChangeBatch: a
-// list of messages, one per problem.
-type xmlInvalidChangeBatch struct {
-	XMLName   xml.Name `xml:"https://route53.amazonaws.com/doc/2013-04-01/ InvalidChangeBatch"`
-	Messages  []string `xml:"Messages>Message"`
-	RequestID string   `xml:"RequestId"`
 }
