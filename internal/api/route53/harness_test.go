@@ -63,9 +63,7 @@ func newStack(t *testing.T) *stack {
 	if err != nil {
 		t.Fatal(err)
 	}
-	mux := http.NewServeMux()
-	mux.Handle("/"+route53.APIVersion+"/", h)
-	s.api = httptest.NewServer(mux)
+	s.api = newAPIServer(t, h)
 
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
@@ -73,13 +71,21 @@ func newStack(t *testing.T) *stack {
 	wg.Go(func() { s.dns.Run(ctx) })
 	wg.Go(func() { buildViews(ctx, st, s.engine, s.pub) })
 	t.Cleanup(func() {
-		s.api.Close()
 		cancel()
 		wg.Wait()
 		st.Close()
 	})
 	s.client = s.newClient(testKeyID, testSecret)
 	return s
+}
+
+// newAPIServer serves h under /2013-04-01/, as the admin listener does.
+func newAPIServer(t *testing.T, h http.Handler) *httptest.Server {
+	mux := http.NewServeMux()
+	mux.Handle("/"+route53.APIVersion+"/", h)
+	srv := httptest.NewServer(mux)
+	t.Cleanup(srv.Close)
+	return srv
 }
 
 // newClient is the official SDK's Route 53 client, pointed at the stack.

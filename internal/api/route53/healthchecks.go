@@ -47,7 +47,9 @@ func toCheck(in *xmlHealthCheckConfig) (model.HealthCheck, error) {
 		hc.Disabled = *in.Disabled
 	}
 	if hc.Type == model.CheckCalculated {
-		hc.Children = slices.Clone(in.ChildHealthChecks)
+		if in.ChildHealthChecks != nil {
+			hc.Children = slices.Clone(in.ChildHealthChecks.Items)
+		}
 		for i, c := range hc.Children {
 			hc.Children[i] = bareID(c)
 		}
@@ -113,7 +115,9 @@ func fromCheck(hc *model.HealthCheck) xmlHealthCheckConfig {
 	switch hc.Type {
 	case model.CheckCalculated:
 		out.Type = "CALCULATED"
-		out.ChildHealthChecks = hc.Children
+		if len(hc.Children) > 0 {
+			out.ChildHealthChecks = &xmlChildren{Items: hc.Children}
+		}
 		out.HealthThreshold = ip(hc.HealthThreshold)
 		return out
 	case model.CheckHTTP, model.CheckHTTPS:
@@ -309,7 +313,7 @@ func (h *Handler) updateHealthCheck(rq *request) error {
 			cfg.HealthThreshold = in.HealthThreshold
 		}
 		if in.ChildHealthChecks != nil {
-			cfg.ChildHealthChecks = in.ChildHealthChecks.Items
+			cfg.ChildHealthChecks = &xmlChildren{Items: in.ChildHealthChecks.Items}
 		}
 		if in.EnableSNI != nil {
 			cfg.EnableSNI = in.EnableSNI

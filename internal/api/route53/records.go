@@ -97,7 +97,7 @@ func toRecord(s *model.State, z *model.HostedZone, in *xmlRecordSet) (model.Reco
 	} else if in.AliasTarget == nil {
 		bad("Invalid request: Missing field 'TTL' in Change with [Action=..., Name=%s, Type=%s, SetIdentifier=%s]", r.Name, r.Type, r.SetIdentifier)
 	}
-	for _, v := range in.ResourceRecords {
+	for _, v := range in.records() {
 		r.Values = append(r.Values, v.Value)
 	}
 	if in.Weight != nil {
@@ -186,7 +186,7 @@ func fromRecord(s *model.State, z *model.HostedZone, r *model.RecordSet) xmlReco
 		out.TTL = &ttl
 	}
 	for _, v := range r.Values {
-		out.ResourceRecords = append(out.ResourceRecords, xmlResourceRecord{Value: v})
+		out.addValue(v)
 	}
 	if r.Weight != nil {
 		w := int64(*r.Weight)
@@ -314,12 +314,14 @@ func (l *listed) xml(s *model.State, z *model.HostedZone) xmlRecordSet {
 		return fromRecord(s, z, l.rec)
 	case l.soa != "":
 		ttl := l.ttl
-		return xmlRecordSet{Name: l.key.name, Type: "SOA", TTL: &ttl, ResourceRecords: []xmlResourceRecord{{Value: l.soa}}}
+		out := xmlRecordSet{Name: l.key.name, Type: "SOA", TTL: &ttl}
+		out.addValue(l.soa)
+		return out
 	}
 	ttl := l.ttl
 	out := xmlRecordSet{Name: l.key.name, Type: "NS", TTL: &ttl}
 	for _, n := range l.ns {
-		out.ResourceRecords = append(out.ResourceRecords, xmlResourceRecord{Value: n})
+		out.addValue(n)
 	}
 	return out
 }
@@ -380,7 +382,7 @@ func (h *Handler) changeRecordSets(rq *request) error {
 		if strings.EqualFold(c.Action, "UPSERT") {
 			k = 2 // as Route 53: an UPSERT counts twice
 		}
-		for _, v := range c.ResourceRecordSet.ResourceRecords {
+		for _, v := range c.ResourceRecordSet.records() {
 			values += k
 			chars += k * len(v.Value)
 		}
@@ -454,4 +456,19 @@ func withDefaultTTL(r model.RecordSet) model.RecordSet {
 		r.TTL = &ttl
 	}
 	return r
+}
+
+// records returns the ResourceRecord elements of r.
+func (r *xmlRecordSet) records() []xmlResourceRecord {
+	if r.ResourceRecords == nil {
+		return nil
+	}
+	return r.ResourceRecords.Items
+}
+
+func (r *xmlRecordSet) addValue(v string) {
+	if r.ResourceRecords == nil {
+		r.ResourceRecords = &xmlResourceRecords{}
+	}
+	r.ResourceRecords.Items = append(r.ResourceRecords.Items, xmlResourceRecord{Value: v})
 }

@@ -16,6 +16,13 @@ type xmlResourceRecord struct {
 	Value string `xml:"Value"`
 }
 
+// xmlResourceRecords is a pointer in xmlRecordSet because encoding/xml
+// writes an empty parent for an empty "a>b" list, and alias records have
+// no ResourceRecords element at all.
+type xmlResourceRecords struct {
+	Items []xmlResourceRecord `xml:"ResourceRecord"`
+}
+
 type xmlAliasTarget struct {
 	HostedZoneID         string `xml:"HostedZoneId"`
 	DNSName              string `xml:"DNSName"`
@@ -55,7 +62,7 @@ type xmlRecordSet struct {
 	Failover                string              `xml:"Failover,omitempty"`
 	MultiValueAnswer        *bool               `xml:"MultiValueAnswer,omitempty"`
 	TTL                     *int64              `xml:"TTL,omitempty"`
-	ResourceRecords         []xmlResourceRecord `xml:"ResourceRecords>ResourceRecord,omitempty"`
+	ResourceRecords         *xmlResourceRecords `xml:"ResourceRecords,omitempty"`
 	AliasTarget             *xmlAliasTarget     `xml:"AliasTarget,omitempty"`
 	HealthCheckID           string              `xml:"HealthCheckId,omitempty"`
 	TrafficPolicyInstanceID string              `xml:"TrafficPolicyInstanceId,omitempty"`
@@ -186,15 +193,23 @@ type xmlHealthCheckConfig struct {
 	Inverted                     *bool    `xml:"Inverted,omitempty"`
 	Disabled                     *bool    `xml:"Disabled,omitempty"`
 	HealthThreshold              *int     `xml:"HealthThreshold,omitempty"`
-	ChildHealthChecks            []string `xml:"ChildHealthChecks>ChildHealthCheck,omitempty"`
+	ChildHealthChecks            *xmlChildren `xml:"ChildHealthChecks,omitempty"`
 	EnableSNI                    *bool    `xml:"EnableSNI,omitempty"`
-	Regions                      []string `xml:"Regions>Region,omitempty"`
+	Regions                      *xmlRegions `xml:"Regions,omitempty"`
 	InsufficientDataHealthStatus string   `xml:"InsufficientDataHealthStatus,omitempty"`
 	RoutingControlArn            string   `xml:"RoutingControlArn,omitempty"`
 	AlarmIdentifier              *struct {
 		Region string `xml:"Region"`
 		Name   string `xml:"Name"`
 	} `xml:"AlarmIdentifier,omitempty"`
+}
+
+type xmlChildren struct {
+	Items []string `xml:"ChildHealthCheck"`
+}
+
+type xmlRegions struct {
+	Items []string `xml:"Region"`
 }
 
 type xmlHealthCheck struct {
