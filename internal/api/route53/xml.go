@@ -181,23 +181,23 @@ type listHostedZonesByNameResponse struct {
 // xmlHealthCheckConfig is HealthCheckConfig; pointers tell an absent
 // element from a zero one.
 type xmlHealthCheckConfig struct {
-	IPAddress                    string   `xml:"IPAddress,omitempty"`
-	Port                         *int     `xml:"Port,omitempty"`
-	Type                         string   `xml:"Type"`
-	ResourcePath                 string   `xml:"ResourcePath,omitempty"`
-	FullyQualifiedDomainName     string   `xml:"FullyQualifiedDomainName,omitempty"`
-	SearchString                 string   `xml:"SearchString,omitempty"`
-	RequestInterval              *int     `xml:"RequestInterval,omitempty"`
-	FailureThreshold             *int     `xml:"FailureThreshold,omitempty"`
-	MeasureLatency               *bool    `xml:"MeasureLatency,omitempty"`
-	Inverted                     *bool    `xml:"Inverted,omitempty"`
-	Disabled                     *bool    `xml:"Disabled,omitempty"`
-	HealthThreshold              *int     `xml:"HealthThreshold,omitempty"`
+	IPAddress                    string       `xml:"IPAddress,omitempty"`
+	Port                         *int         `xml:"Port,omitempty"`
+	Type                         string       `xml:"Type"`
+	ResourcePath                 string       `xml:"ResourcePath,omitempty"`
+	FullyQualifiedDomainName     string       `xml:"FullyQualifiedDomainName,omitempty"`
+	SearchString                 string       `xml:"SearchString,omitempty"`
+	RequestInterval              *int         `xml:"RequestInterval,omitempty"`
+	FailureThreshold             *int         `xml:"FailureThreshold,omitempty"`
+	MeasureLatency               *bool        `xml:"MeasureLatency,omitempty"`
+	Inverted                     *bool        `xml:"Inverted,omitempty"`
+	Disabled                     *bool        `xml:"Disabled,omitempty"`
+	HealthThreshold              *int         `xml:"HealthThreshold,omitempty"`
 	ChildHealthChecks            *xmlChildren `xml:"ChildHealthChecks,omitempty"`
-	EnableSNI                    *bool    `xml:"EnableSNI,omitempty"`
-	Regions                      *xmlRegions `xml:"Regions,omitempty"`
-	InsufficientDataHealthStatus string   `xml:"InsufficientDataHealthStatus,omitempty"`
-	RoutingControlArn            string   `xml:"RoutingControlArn,omitempty"`
+	EnableSNI                    *bool        `xml:"EnableSNI,omitempty"`
+	Regions                      *xmlRegions  `xml:"Regions,omitempty"`
+	InsufficientDataHealthStatus string       `xml:"InsufficientDataHealthStatus,omitempty"`
+	RoutingControlArn            string       `xml:"RoutingControlArn,omitempty"`
 	AlarmIdentifier              *struct {
 		Region string `xml:"Region"`
 		Name   string `xml:"Name"`
