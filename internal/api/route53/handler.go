@@ -27,6 +27,12 @@
 //
 // Requests must be signed with AWS Signature Version 4 (service route53)
 // by a configured access key; others get Route 53's 403 errors.
+//
+// Known differences from Route 53: the model keeps no version per health
+// check, so HealthCheckVersion is always 1; the caller reference of a
+// deleted health check may be used again; one zone per name; no private
+// zones, delegation sets, traffic policies, tags or CIDR collection
+// operations.
 package route53
 
 import (
@@ -137,9 +143,9 @@ func New(cfg Config) (*Handler, error) {
 	h.route("GET "+p+"/hostedzone/{id}", h.getHostedZone)
 	h.route("DELETE "+p+"/hostedzone/{id}", h.deleteHostedZone)
 	h.route("POST "+p+"/hostedzone/{id}/rrset", h.changeRecordSets)
-	h.route("POST "+p+"/hostedzone/{id}/rrset/", h.changeRecordSets)
+	h.route("POST "+p+"/hostedzone/{id}/rrset/{$}", h.changeRecordSets) // the SDKs add the slash
 	h.route("GET "+p+"/hostedzone/{id}/rrset", h.listRecordSets)
-	h.route("GET "+p+"/hostedzone/{id}/rrset/", h.listRecordSets)
+	h.route("GET "+p+"/hostedzone/{id}/rrset/{$}", h.listRecordSets)
 	h.route("GET "+p+"/change/{id}", h.getChange)
 	h.route("POST "+p+"/healthcheck", h.createHealthCheck)
 	h.route("GET "+p+"/healthcheck", h.listHealthChecks)
