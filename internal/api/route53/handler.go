@@ -47,6 +47,7 @@ import (
 	"net/http"
 	"net/netip"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/miekg/dns"
@@ -113,6 +114,11 @@ type Handler struct {
 	log    *slog.Logger
 	now    func() time.Time
 	mux    *http.ServeMux
+
+	// commitMu serializes this API's read-modify-write cycles, so that its
+	// own requests never race each other; IfVersion still guards against
+	// other sources (the file, the native API).
+	commitMu sync.Mutex
 }
 
 var _ http.Handler = (*Handler)(nil)
@@ -290,6 +296,8 @@ func newUUID() string {
 // state is validated as a whole; problems come back as errFn's error
 // (InvalidChangeBatch for record changes, InvalidInput otherwise).
 func (h *Handler) commit(ctx context.Context, rq *request, what string, change func(s *model.State) error, errFn func(msgs []string) *apiError) (*store.Snapshot, error) {
+	h.commitMu.Lock()
+	defer h.commitMu.Unlock()
 	for range commitAttempts {
 		head, err := h.st.Head(ctx)
 		if err != nil {

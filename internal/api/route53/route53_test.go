@@ -430,3 +430,30 @@ func TestSignature(t *testing.T) {
 		}
 	})
 }
+
+// Concurrent batches all land: each is one commit, none is lost to a
+// version race.
+func TestConcurrentChanges(t *testing.T) {
+	s := newStack(t)
+	zone := createZone(t, s, "race.test")
+	const n = 12
+	errs := make(chan error, n)
+	for i := range n {
+		go func() {
+			_, err := changeRecords(s, zone, change(types.ChangeActionCreate, a(fmt.Sprintf("r%d.race.test", i), 60, "192.0.2.1")))
+			errs <- err
+		}()
+	}
+	for range n {
+		if err := <-errs; err != nil {
+			t.Errorf("concurrent ChangeResourceRecordSets: %v", err)
+		}
+	}
+	if got := listAll(t, s, zone, 300); len(got) != n+2 {
+		t.Errorf("after %d concurrent creates the zone lists %d record sets, want %d: %v", n, len(got), n+2, got)
+	}
+	head, _ := s.st.Head(context.Background())
+	if head.Version != n+1 {
+		t.Errorf("store version = %d, want %d (one zone, then one commit per batch)", head.Version, n+1)
+	}
+}
