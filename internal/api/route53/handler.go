@@ -159,6 +159,9 @@ func New(cfg Config) (*Handler, error) {
 	h.route("POST "+p+"/healthcheck/{id}", h.updateHealthCheck)
 	h.route("DELETE "+p+"/healthcheck/{id}", h.deleteHealthCheck)
 	h.route("GET "+p+"/healthcheck/{id}/status", h.getHealthCheckStatus)
+	h.route("GET "+p+"/healthcheck/{id}/lastfailurereason", h.getHealthCheckLastFailureReason)
+	h.route("GET "+p+"/healthcheckcount", h.getHealthCheckCount)
+	h.route("GET "+p+"/hostedzonecount", h.getHostedZoneCount)
 	h.route("GET "+p+"/testdnsanswer", h.testDNSAnswer)
 	return h, nil
 }

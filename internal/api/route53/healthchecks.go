@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/switchboard/switchboard/internal/health"
 	"github.com/switchboard/switchboard/internal/health/state"
 	"github.com/switchboard/switchboard/internal/model"
 )
@@ -371,44 +372,80 @@ func (h *Handler) deleteHealthCheck(rq *request) error {
 	return rq.reply(http.StatusOK, deleteHealthCheckResponse{})
 }
 
-func (h *Handler) getHealthCheckStatus(rq *request) error {
+// detail returns what the health engine knows of check id, refusing
+// calculated checks (as Route 53, which observes only endpoints).
+func (h *Handler) detail(rq *request, op string) (health.Detail, error) {
 	head, err := h.st.Head(rq.r.Context())
 	if err != nil {
-		return err
+		return health.Detail{}, err
 	}
 	id := bareID(rq.r.PathValue("id"))
 	i := findCheck(head.State, id)
 	if i < 0 {
-		return noSuchCheck(id)
+		return health.Detail{}, noSuchCheck(id)
 	}
-	hc := &head.State.HealthChecks[i]
-	if hc.Type == model.CheckCalculated {
-		return invalidInput("GetHealthCheckStatus is not available for calculated health checks, as Route 53")
+	if head.State.HealthChecks[i].Type == model.CheckCalculated {
+		return health.Detail{}, invalidInput("%s is not available for calculated health checks, as Route 53", op)
+	}
+	if h.health == nil {
+		return health.Detail{}, nil
+	}
+	d, _ := h.health.Detail(state.Key{Check: id})
+	return d, nil
+}
+
+func observationXML(o health.Observation) xmlObservation {
+	var x xmlObservation
+	x.Region = o.Checker
+	status := "Success"
+	if !o.Healthy {
+		status = "Failure"
+	}
+	if o.Reason != "" {
+		status += ": " + o.Reason
+	}
+	x.StatusReport.Status = status
+	x.StatusReport.CheckedTime = o.Time.UTC().Format(time.RFC3339)
+	return x
+}
+
+// getHealthCheckStatus returns each checker's latest observation.
+func (h *Handler) getHealthCheckStatus(rq *request) error {
+	d, err := h.detail(rq, "GetHealthCheckStatus")
+	if err != nil {
+		return err
 	}
 	out := getHealthCheckStatusResponse{HealthCheckObservations: []xmlObservation{}}
-	if h.health == nil {
-		return rq.reply(http.StatusOK, out)
-	}
-	d, ok := h.health.Detail(state.Key{Check: id})
-	if !ok {
-		return rq.reply(http.StatusOK, out)
-	}
 	for _, o := range d.Checkers {
-		if o.Time.IsZero() {
-			continue // this checker has no result yet
+		if !o.Time.IsZero() { // a checker without a result yet has nothing to say
+			out.HealthCheckObservations = append(out.HealthCheckObservations, observationXML(o))
 		}
-		var x xmlObservation
-		x.Region = o.Checker
-		status := "Success"
-		if !o.Healthy {
-			status = "Failure"
-		}
-		if o.Reason != "" {
-			status += ": " + o.Reason
-		}
-		x.StatusReport.Status = status
-		x.StatusReport.CheckedTime = o.Time.UTC().Format(time.RFC3339)
-		out.HealthCheckObservations = append(out.HealthCheckObservations, x)
 	}
 	return rq.reply(http.StatusOK, out)
+}
+
+// getHealthCheckLastFailureReason returns each checker's latest failure
+// among the observations the engine keeps.
+func (h *Handler) getHealthCheckLastFailureReason(rq *request) error {
+	d, err := h.detail(rq, "GetHealthCheckLastFailureReason")
+	if err != nil {
+		return err
+	}
+	out := getHealthCheckLastFailureReasonResponse{HealthCheckObservations: []xmlObservation{}}
+	seen := map[string]bool{}
+	for _, o := range slices.Backward(d.History) {
+		if !o.Healthy && !seen[o.Checker] {
+			seen[o.Checker] = true
+			out.HealthCheckObservations = append(out.HealthCheckObservations, observationXML(o))
+		}
+	}
+	return rq.reply(http.StatusOK, out)
+}
+
+func (h *Handler) getHealthCheckCount(rq *request) error {
+	head, err := h.st.Head(rq.r.Context())
+	if err != nil {
+		return err
+	}
+	return rq.reply(http.StatusOK, getHealthCheckCountResponse{HealthCheckCount: len(head.State.HealthChecks)})
 }

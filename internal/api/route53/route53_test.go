@@ -118,6 +118,13 @@ func TestFailoverThroughSDK(t *testing.T) {
 	if status := aws.ToString(st.HealthCheckObservations[0].StatusReport.Status); !strings.HasPrefix(status, "Failure") {
 		t.Errorf("GetHealthCheckStatus status = %q, want a Failure", status)
 	}
+	lf, err := s.client.GetHealthCheckLastFailureReason(ctx, &r53.GetHealthCheckLastFailureReasonInput{HealthCheckId: aws.String(checkID)})
+	if err != nil {
+		t.Fatalf("GetHealthCheckLastFailureReason: %v", err)
+	}
+	if len(lf.HealthCheckObservations) != 1 || !strings.Contains(aws.ToString(lf.HealthCheckObservations[0].StatusReport.Status), "refused") {
+		t.Errorf("GetHealthCheckLastFailureReason = %+v, want one failure naming the refused connection", lf.HealthCheckObservations)
+	}
 	ans, err := s.client.TestDNSAnswer(ctx, &r53.TestDNSAnswerInput{
 		HostedZoneId: aws.String(zone), RecordName: aws.String("www.example.test"), RecordType: types.RRTypeA,
 	})
@@ -322,6 +329,9 @@ func TestHostedZones(t *testing.T) {
 	if len(all) != 3 {
 		t.Errorf("ListHostedZones pages of 1 = %v, want 3 zones", all)
 	}
+	if n, err := s.client.GetHostedZoneCount(ctx, &r53.GetHostedZoneCountInput{}); err != nil || aws.ToInt64(n.HostedZoneCount) != 3 {
+		t.Errorf("GetHostedZoneCount = %v, %v; want 3", n, err)
+	}
 	if _, err := s.client.DeleteHostedZone(ctx, &r53.DeleteHostedZoneInput{Id: aws.String(b)}); err != nil {
 		t.Fatalf("DeleteHostedZone: %v", err)
 	}
@@ -353,6 +363,9 @@ func TestHealthChecks(t *testing.T) {
 	var exists *types.HealthCheckAlreadyExists
 	if !errors.As(err, &exists) {
 		t.Errorf("CreateHealthCheck with the reference of another config = %v, want HealthCheckAlreadyExists", err)
+	}
+	if n, err := s.client.GetHealthCheckCount(ctx, &r53.GetHealthCheckCountInput{}); err != nil || aws.ToInt64(n.HealthCheckCount) != 1 {
+		t.Errorf("GetHealthCheckCount = %v, %v; want 1", n, err)
 	}
 	list, err := s.client.ListHealthChecks(ctx, &r53.ListHealthChecksInput{})
 	if err != nil || len(list.HealthChecks) != 1 {

@@ -310,3 +310,18 @@ type xmlErrorResponse struct {
 	} `xml:"Error"`
 	RequestID string `xml:"RequestId"`
 }
+
+type getHealthCheckLastFailureReasonResponse struct {
+	XMLName                 xml.Name         `xml:"https://route53.amazonaws.com/doc/2013-04-01/ GetHealthCheckLastFailureReasonResponse"`
+	HealthCheckObservations []xmlObservation `xml:"HealthCheckObservations>HealthCheckObservation"`
+}
+
+type getHealthCheckCountResponse struct {
+	XMLName          xml.Name `xml:"https://route53.amazonaws.com/doc/2013-04-01/ GetHealthCheckCountResponse"`
+	HealthCheckCount int      `xml:"HealthCheckCount"`
+}
+
+type getHostedZoneCountResponse struct {
+	XMLName         xml.Name `xml:"https://route53.amazonaws.com/doc/2013-04-01/ GetHostedZoneCountResponse"`
+	HostedZoneCount int      `xml:"HostedZoneCount"`
+}

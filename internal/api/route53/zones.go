@@ -240,3 +240,11 @@ func (h *Handler) listHostedZonesByName(rq *request) error {
 	}
 	return rq.reply(http.StatusOK, out)
 }
+
+func (h *Handler) getHostedZoneCount(rq *request) error {
+	head, err := h.st.Head(rq.r.Context())
+	if err != nil {
+		return err
+	}
+	return rq.reply(http.StatusOK, getHostedZoneCountResponse{HostedZoneCount: len(head.State.HostedZones)})
+}
