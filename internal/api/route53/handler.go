@@ -31,8 +31,8 @@
 // Known differences from Route 53: the model keeps no version per health
 // check, so HealthCheckVersion is always 1; the caller reference of a
 // deleted health check may be used again; one zone per name; no private
-// zones, delegation sets, traffic policies, tags or CIDR collection
-// operations.
+// zones, delegation sets, traffic policies or CIDR collection operations;
+// tags are not stored (listed empty, adding them is refused).
 package route53
 
 import (
@@ -163,6 +163,9 @@ func New(cfg Config) (*Handler, error) {
 	h.route("GET "+p+"/healthcheckcount", h.getHealthCheckCount)
 	h.route("GET "+p+"/hostedzonecount", h.getHostedZoneCount)
 	h.route("GET "+p+"/testdnsanswer", h.testDNSAnswer)
+	h.route("GET "+p+"/tags/{type}/{id}", h.listTagsForResource)
+	h.route("POST "+p+"/tags/{type}/{id}", h.changeTagsForResource)
+	h.route("POST "+p+"/tags/{type}", h.listTagsForResources)
 	return h, nil
 }
 

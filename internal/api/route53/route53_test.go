@@ -470,3 +470,26 @@ func TestConcurrentChanges(t *testing.T) {
 		t.Errorf("store version = %d, want %d (one zone, then one commit per batch)", head.Version, n+1)
 	}
 }
+
+// Tags are listed empty for resources that exist; adding them is refused.
+func TestTags(t *testing.T) {
+	s := newStack(t)
+	ctx := context.Background()
+	zone := createZone(t, s, "tags.test")
+	bare := strings.TrimPrefix(zone, "/hostedzone/")
+	got, err := s.client.ListTagsForResource(ctx, &r53.ListTagsForResourceInput{ResourceType: types.TagResourceTypeHostedzone, ResourceId: aws.String(bare)})
+	if err != nil || aws.ToString(got.ResourceTagSet.ResourceId) != bare || len(got.ResourceTagSet.Tags) != 0 {
+		t.Errorf("ListTagsForResource = %+v, %v; want an empty set for %s", got, err, bare)
+	}
+	many, err := s.client.ListTagsForResources(ctx, &r53.ListTagsForResourcesInput{ResourceType: types.TagResourceTypeHostedzone, ResourceIds: []string{bare}})
+	if err != nil || len(many.ResourceTagSets) != 1 {
+		t.Errorf("ListTagsForResources = %+v, %v; want one set", many, err)
+	}
+	if _, err := s.client.ListTagsForResource(ctx, &r53.ListTagsForResourceInput{ResourceType: types.TagResourceTypeHostedzone, ResourceId: aws.String("ZNOPE")}); apiCode(err) != "NoSuchHostedZone" {
+		t.Errorf("ListTagsForResource(ZNOPE) = %v, want NoSuchHostedZone", err)
+	}
+	if _, err := s.client.ChangeTagsForResource(ctx, &r53.ChangeTagsForResourceInput{ResourceType: types.TagResourceTypeHostedzone, ResourceId: aws.String(bare),
+		AddTags: []types.Tag{{Key: aws.String("team"), Value: aws.String("web")}}}); apiCode(err) != "InvalidInput" {
+		t.Errorf("ChangeTagsForResource adding a tag = %v, want InvalidInput", err)
+	}
+}

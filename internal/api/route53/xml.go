@@ -325,3 +325,37 @@ type getHostedZoneCountResponse struct {
 	XMLName         xml.Name `xml:"https://route53.amazonaws.com/doc/2013-04-01/ GetHostedZoneCountResponse"`
 	HostedZoneCount int      `xml:"HostedZoneCount"`
 }
+
+type xmlResourceTagSet struct {
+	ResourceType string   `xml:"ResourceType"`
+	ResourceID   string   `xml:"ResourceId"`
+	Tags         []xmlTag `xml:"Tags>Tag"`
+}
+
+type xmlTag struct {
+	Key   string `xml:"Key"`
+	Value string `xml:"Value"`
+}
+
+type listTagsForResourceResponse struct {
+	XMLName        xml.Name          `xml:"https://route53.amazonaws.com/doc/2013-04-01/ ListTagsForResourceResponse"`
+	ResourceTagSet xmlResourceTagSet `xml:"ResourceTagSet"`
+}
+
+type listTagsForResourcesRequest struct {
+	ResourceIDs []string `xml:"ResourceIds>ResourceId"`
+}
+
+type listTagsForResourcesResponse struct {
+	XMLName         xml.Name            `xml:"https://route53.amazonaws.com/doc/2013-04-01/ ListTagsForResourcesResponse"`
+	ResourceTagSets []xmlResourceTagSet `xml:"ResourceTagSets>ResourceTagSet"`
+}
+
+type changeTagsForResourceRequest struct {
+	AddTags       []xmlTag `xml:"AddTags>Tag"`
+	RemoveTagKeys []string `xml:"RemoveTagKeys>Key"`
+}
+
+type changeTagsForResourceResponse struct {
+	XMLName xml.Name `xml:"https://route53.amazonaws.com/doc/2013-04-01/ ChangeTagsForResourceResponse"`
+}
