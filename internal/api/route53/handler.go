@@ -298,10 +298,14 @@ func newUUID() string {
 
 // commit applies change to the head state and commits the result as one
 // batch, conditional on the head it read; on a version race it starts over
-// from the new head. change may return an *apiError to refuse. The new
-// state is validated as a whole; problems come back as errFn's error
-// (InvalidChangeBatch for record changes, InvalidInput otherwise).
-func (h *Handler) commit(ctx context.Context, rq *request, what string, change func(s *model.State) error, errFn func(msgs []string) *apiError) (*store.Snapshot, error) {
+// from the new head. change returns the one-line summary of what it did
+// for the history (as model.Summary writes them), or an *apiError to
+// refuse. The new state is validated as a whole; problems come back as
+// errFn's error (InvalidChangeBatch for record changes, InvalidInput
+// otherwise). The summary comes from change rather than model.Diff: a
+// diff needs a second copy of the state and costs as much as the rest of
+// the commit on large zones.
+func (h *Handler) commit(ctx context.Context, rq *request, change func(s *model.State) (string, error), errFn func(msgs []string) *apiError) (*store.Snapshot, error) {
 	h.commitMu.Lock()
 	defer h.commitMu.Unlock()
 	for range commitAttempts {
@@ -309,16 +313,9 @@ func (h *Handler) commit(ctx context.Context, rq *request, what string, change f
 		if err != nil {
 			return nil, err
 		}
-		old := &model.State{} // an unmodified copy, for the summary
-		if head.Version > 0 {
-			o, err := h.st.Get(ctx, head.Version)
-			if err != nil {
-				return nil, err
-			}
-			old = o.State
-		}
 		s := head.State
-		if err := change(s); err != nil {
+		summary, err := change(s)
+		if err != nil {
 			return nil, err
 		}
 		s.SetDefaults()
@@ -332,11 +329,6 @@ func (h *Handler) commit(ctx context.Context, rq *request, what string, change f
 				msgs = []string{err.Error()}
 			}
 			return nil, errFn(msgs)
-		}
-		diff := model.Diff(old, s)
-		summary := model.Summary(diff)
-		if what != "" {
-			summary = strings.TrimSpace(summary + " (" + what + ")")
 		}
 		v := head.Version
 		snap, err := h.st.Commit(ctx, store.Batch{State: s, IfVersion: &v, Source: "route53", Author: rq.key, Summary: summary})

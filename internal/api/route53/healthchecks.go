@@ -185,7 +185,7 @@ func (h *Handler) createHealthCheck(rq *request) error {
 	}
 	want.CallerReference = in.CallerReference
 	var result model.HealthCheck
-	_, err = h.commit(rq.r.Context(), rq, "CreateHealthCheck", func(s *model.State) error {
+	_, err = h.commit(rq.r.Context(), rq, func(s *model.State) (string, error) {
 		for _, hc := range s.HealthChecks {
 			if hc.CallerReference != in.CallerReference {
 				continue
@@ -193,16 +193,16 @@ func (h *Handler) createHealthCheck(rq *request) error {
 			same := want
 			same.Name = hc.Name
 			if !reflect.DeepEqual(withDefaults(same), hc) {
-				return errorf(http.StatusConflict, "HealthCheckAlreadyExists",
+				return "", errorf(http.StatusConflict, "HealthCheckAlreadyExists",
 					"A health check with caller reference %q already exists (%s) with a different configuration.", in.CallerReference, hc.Name)
 			}
 			result = hc
-			return errSame
+			return "", errSame
 		}
 		result = want
 		result.Name = newUUID()
 		s.HealthChecks = append(s.HealthChecks, result)
-		return nil
+		return "+health_checks[" + result.Name + "]", nil
 	}, inputErrors)
 	if err != nil && err != errSame {
 		return err
@@ -267,10 +267,10 @@ func (h *Handler) updateHealthCheck(rq *request) error {
 		return errorf(http.StatusConflict, "HealthCheckVersionMismatch", "The value of HealthCheckVersion in the request (%d) does not match the current version 1.", *in.HealthCheckVersion)
 	}
 	var result model.HealthCheck
-	_, err := h.commit(rq.r.Context(), rq, "UpdateHealthCheck "+id, func(s *model.State) error {
+	_, err := h.commit(rq.r.Context(), rq, func(s *model.State) (string, error) {
 		i := findCheck(s, id)
 		if i < 0 {
-			return noSuchCheck(id)
+			return "", noSuchCheck(id)
 		}
 		old := s.HealthChecks[i]
 		cfg := fromCheck(&old)
@@ -286,7 +286,7 @@ func (h *Handler) updateHealthCheck(rq *request) error {
 				cfg.ChildHealthChecks = nil
 			case "Regions":
 			default:
-				return invalidInput("ResetElements: %q cannot be reset", e)
+				return "", invalidInput("ResetElements: %q cannot be reset", e)
 			}
 		}
 		set := func(dst *string, src *string) {
@@ -321,7 +321,7 @@ func (h *Handler) updateHealthCheck(rq *request) error {
 		}
 		hc, err := toCheck(&cfg)
 		if err != nil {
-			return err
+			return "", err
 		}
 		hc.Name, hc.CallerReference = old.Name, old.CallerReference
 		// Fields Route 53 has no element for stay as they were.
@@ -335,7 +335,7 @@ func (h *Handler) updateHealthCheck(rq *request) error {
 		}
 		s.HealthChecks[i] = hc
 		result = hc
-		return nil
+		return "~health_checks[" + id + "]", nil
 	}, inputErrors)
 	if err != nil {
 		return err
@@ -346,25 +346,25 @@ func (h *Handler) updateHealthCheck(rq *request) error {
 
 func (h *Handler) deleteHealthCheck(rq *request) error {
 	id := bareID(rq.r.PathValue("id"))
-	_, err := h.commit(rq.r.Context(), rq, "DeleteHealthCheck "+id, func(s *model.State) error {
+	_, err := h.commit(rq.r.Context(), rq, func(s *model.State) (string, error) {
 		i := findCheck(s, id)
 		if i < 0 {
-			return noSuchCheck(id)
+			return "", noSuchCheck(id)
 		}
 		for _, z := range s.HostedZones {
 			for _, r := range z.Records {
 				if r.HealthCheck == id {
-					return errorf(http.StatusBadRequest, "HealthCheckInUse", "The health check %s is still referenced by record %s %s in hosted zone %s.", id, r.Name, r.Type, z.Name)
+					return "", errorf(http.StatusBadRequest, "HealthCheckInUse", "The health check %s is still referenced by record %s %s in hosted zone %s.", id, r.Name, r.Type, z.Name)
 				}
 			}
 		}
 		for _, hc := range s.HealthChecks {
 			if slices.Contains(hc.Children, id) {
-				return errorf(http.StatusBadRequest, "HealthCheckInUse", "The health check %s is a child of calculated health check %s.", id, hc.Name)
+				return "", errorf(http.StatusBadRequest, "HealthCheckInUse", "The health check %s is a child of calculated health check %s.", id, hc.Name)
 			}
 		}
 		s.HealthChecks = slices.Delete(s.HealthChecks, i, i+1)
-		return nil
+		return "-health_checks[" + id + "]", nil
 	}, inputErrors)
 	if err != nil {
 		return err

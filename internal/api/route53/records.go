@@ -392,17 +392,17 @@ func (h *Handler) changeRecordSets(rq *request) error {
 	}
 	id := rq.r.PathValue("id")
 	comment := in.ChangeBatch.Comment
-	snap, err := h.commit(rq.r.Context(), rq, "ChangeResourceRecordSets "+bareID(id), func(s *model.State) error {
+	snap, err := h.commit(rq.r.Context(), rq, func(s *model.State) (string, error) {
 		zi := findZone(s, id)
 		if zi < 0 {
-			return noSuchZone(id)
+			return "", noSuchZone(id)
 		}
 		z := &s.HostedZones[zi]
 		var msgs []string
 		for _, c := range changes {
 			r, problems := toRecord(s, z, &c.ResourceRecordSet)
 			if r.HealthCheck != "" && !slices.ContainsFunc(s.HealthChecks, func(hc model.HealthCheck) bool { return hc.Name == r.HealthCheck }) {
-				return errorf(http.StatusNotFound, "NoSuchHealthCheck", "A health check with id %s does not exist.", r.HealthCheck)
+				return "", errorf(http.StatusNotFound, "NoSuchHealthCheck", "A health check with id %s does not exist.", r.HealthCheck)
 			}
 			if len(problems) > 0 {
 				msgs = append(msgs, problems...)
@@ -438,9 +438,9 @@ func (h *Handler) changeRecordSets(rq *request) error {
 			}
 		}
 		if len(msgs) > 0 {
-			return invalidBatch(msgs...)
+			return "", invalidBatch(msgs...)
 		}
-		return nil
+		return batchSummary(z.Name, changes), nil
 	}, func(msgs []string) *apiError { return invalidBatch(msgs...) })
 	if err != nil {
 		return err
@@ -471,4 +471,23 @@ func (r *xmlRecordSet) addValue(v string) {
 		r.ResourceRecords = &xmlResourceRecords{}
 	}
 	r.ResourceRecords.Items = append(r.ResourceRecords.Items, xmlResourceRecord{Value: v})
+}
+
+// batchSummary says what a change batch did, for the history: the zone and
+// each change's action, name, type and set identifier (the first ten).
+func batchSummary(zone string, changes []xmlChange) string {
+	var parts []string
+	for i, c := range changes {
+		if i == 10 {
+			parts = append(parts, fmt.Sprintf("and %d more", len(changes)-i))
+			break
+		}
+		r := &c.ResourceRecordSet
+		p := strings.ToUpper(c.Action) + " " + model.CanonicalName(unescapeName(r.Name)) + " " + strings.ToUpper(r.Type)
+		if r.SetIdentifier != "" {
+			p += " (" + r.SetIdentifier + ")"
+		}
+		parts = append(parts, p)
+	}
+	return "~hosted_zones[" + model.CanonicalName(zone) + "]: " + strings.Join(parts, ", ")
 }

@@ -85,6 +85,11 @@ func TestFailoverThroughSDK(t *testing.T) {
 	if !strings.HasPrefix(changeID, "/change/C") {
 		t.Fatalf("change id = %q, want /change/C…", changeID)
 	}
+	hist, err := s.st.History(ctx, 0, 1)
+	if err != nil || len(hist) != 1 || hist[0].Source != "route53" || hist[0].Author != testKeyID ||
+		hist[0].Summary != "~hosted_zones[example.test.]: CREATE www.example.test. A (primary), CREATE www.example.test. A (secondary)" {
+		t.Errorf("history of the batch = %+v, %v", hist, err)
+	}
 	eventually(t, 10*time.Second, "GetChange INSYNC", func() bool {
 		// Without the /change/ prefix, as the CLI sends it.
 		got, err := s.client.GetChange(ctx, &r53.GetChangeInput{Id: aws.String(strings.TrimPrefix(changeID, "/change/"))})

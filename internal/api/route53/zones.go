@@ -82,13 +82,13 @@ func (h *Handler) createHostedZone(rq *request) error {
 	}
 	name := model.CanonicalName(in.Name)
 	var created model.HostedZone
-	snap, err := h.commit(rq.r.Context(), rq, "CreateHostedZone "+name, func(s *model.State) error {
+	snap, err := h.commit(rq.r.Context(), rq, func(s *model.State) (string, error) {
 		for _, z := range s.HostedZones {
 			if z.CallerReference == in.CallerReference {
-				return errorf(http.StatusConflict, "HostedZoneAlreadyExists", "A hosted zone has already been created with the specified caller reference %q.", in.CallerReference)
+				return "", errorf(http.StatusConflict, "HostedZoneAlreadyExists", "A hosted zone has already been created with the specified caller reference %q.", in.CallerReference)
 			}
 			if model.CanonicalName(z.Name) == name {
-				return errorf(http.StatusConflict, "HostedZoneAlreadyExists", "A hosted zone named %s already exists (id %s); switchboard serves one zone per name.", name, ZoneID(z.Name))
+				return "", errorf(http.StatusConflict, "HostedZoneAlreadyExists", "A hosted zone named %s already exists (id %s); switchboard serves one zone per name.", name, ZoneID(z.Name))
 			}
 		}
 		z := model.HostedZone{Name: name, CallerReference: in.CallerReference}
@@ -96,7 +96,7 @@ func (h *Handler) createHostedZone(rq *request) error {
 			z.Comment = in.HostedZoneConfig.Comment
 		}
 		s.HostedZones = append(s.HostedZones, z)
-		return nil
+		return "+hosted_zones[" + name + "]", nil
 	}, inputErrors)
 	if err != nil {
 		return err
@@ -129,16 +129,17 @@ func (h *Handler) getHostedZone(rq *request) error {
 
 func (h *Handler) deleteHostedZone(rq *request) error {
 	id := rq.r.PathValue("id")
-	snap, err := h.commit(rq.r.Context(), rq, "DeleteHostedZone "+bareID(id), func(s *model.State) error {
+	snap, err := h.commit(rq.r.Context(), rq, func(s *model.State) (string, error) {
 		i := findZone(s, id)
 		if i < 0 {
-			return noSuchZone(id)
+			return "", noSuchZone(id)
 		}
+		name := s.HostedZones[i].Name
 		if n := len(s.HostedZones[i].Records); n > 0 {
-			return errorf(http.StatusBadRequest, "HostedZoneNotEmpty", "The hosted zone contains %d resource record sets in addition to the default NS and SOA; delete them first.", n)
+			return "", errorf(http.StatusBadRequest, "HostedZoneNotEmpty", "The hosted zone contains %d resource record sets in addition to the default NS and SOA; delete them first.", n)
 		}
 		s.HostedZones = slices.Delete(s.HostedZones, i, i+1)
-		return nil
+		return "-hosted_zones[" + name + "]", nil
 	}, inputErrors)
 	if err != nil {
 		return err
