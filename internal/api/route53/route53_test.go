@@ -280,6 +280,20 @@ func TestRecordSets(t *testing.T) {
 		}
 	})
 
+	t.Run("unknown-references", func(t *testing.T) {
+		r := w("three", 1, "192.0.2.7")
+		r.HealthCheckId = aws.String("no-such-check")
+		if _, err := changeRecords(s, zone, change(types.ChangeActionCreate, r)); apiCode(err) != "NoSuchHealthCheck" {
+			t.Errorf("CREATE with an unknown HealthCheckId = %v, want NoSuchHealthCheck", err)
+		}
+		if _, err := changeRecords(s, "ZNOSUCHZONE", change(types.ChangeActionCreate, a("x.example.test", 60, "192.0.2.1"))); apiCode(err) != "NoSuchHostedZone" {
+			t.Errorf("ChangeResourceRecordSets in an unknown zone = %v, want NoSuchHostedZone", err)
+		}
+		if _, err := s.client.ListResourceRecordSets(ctx, &r53.ListResourceRecordSetsInput{HostedZoneId: aws.String(zone), StartRecordType: types.RRTypeA}); apiCode(err) != "InvalidInput" {
+			t.Errorf("ListResourceRecordSets with a type and no name = %v, want InvalidInput", err)
+		}
+	})
+
 	t.Run("hosted-zone-not-empty", func(t *testing.T) {
 		_, err := s.client.DeleteHostedZone(ctx, &r53.DeleteHostedZoneInput{Id: aws.String(zone)})
 		if apiCode(err) != "HostedZoneNotEmpty" {
