@@ -95,7 +95,7 @@ func toRecord(s *model.State, z *model.HostedZone, in *xmlRecordSet) (model.Reco
 			r.TTL = &ttl
 		}
 	} else if in.AliasTarget == nil {
-		bad("Invalid request: Missing field 'TTL' in Change with [Action=..., Name=%s, Type=%s, SetIdentifier=%s]", r.Name, r.Type, r.SetIdentifier)
+		bad("Invalid request: Missing field 'TTL' in %s (every record set but an alias has one)", keyOf(&r))
 	}
 	for _, v := range in.records() {
 		r.Values = append(r.Values, v.Value)
