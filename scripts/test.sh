@@ -10,6 +10,7 @@ command -v gcc >/dev/null || need_apt+=(gcc libc6-dev)   # the race detector nee
 command -v prometheus >/dev/null || need_apt+=(prometheus) # metric checks against a real server
 command -v dig >/dev/null || need_apt+=(dnsutils)          # DNS answers checked with a real client
 command -v nsd >/dev/null || need_apt+=(nsd)               # zone transfer to a real secondary
+command -v aws >/dev/null || need_apt+=(awscli)            # the Route 53 API driven by the real aws CLI
 if ((${#need_apt[@]})); then
 	if [ "$(id -u)" = 0 ]; then
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}"
@@ -32,7 +33,7 @@ go test -race -count=1 ./...
 
 # Bounded fuzzing of the parsers that face the network and the operator:
 # a crash found here fails the run, and its input lands in testdata/fuzz.
-for target in "FuzzQuery ./internal/dnsserver" "FuzzParse ./internal/config"; do
+for target in "FuzzQuery ./internal/dnsserver" "FuzzParse ./internal/config" "FuzzRequests ./internal/api/route53"; do
 	set -- $target
 	go test -run '^$' -fuzz "^$1\$" -fuzztime 15s -fuzzminimizetime 3s "$2"
 done

@@ -21,6 +21,8 @@ const (
 	// DefaultHealthyCheckerPercent is Route 53's rule: healthy when more than
 	// 18% of checkers say so.
 	DefaultHealthyCheckerPercent = 18
+	// DefaultRoute53Region is the signing region of Route 53's global endpoint.
+	DefaultRoute53Region = "us-east-1"
 )
 
 // SetDefaults fills every field left unset with its documented default. It
@@ -39,6 +41,9 @@ func (d *Document) SetDefaults() {
 		d.Server.DNS.Secondaries[i].setDefaults()
 	}
 	d.Server.DNS.RRL.setDefaults()
+	if d.Server.Route53.Region == "" {
+		d.Server.Route53.Region = DefaultRoute53Region
+	}
 	d.State.SetDefaults()
 }
 

@@ -14,6 +14,9 @@ type HostedZone struct {
 	SOA SOA `yaml:"soa" json:"soa"`
 	// Records are the zone's record sets.
 	Records []RecordSet `yaml:"records" json:"records,omitempty"`
+	// CallerReference is the unique string a Route 53 API client gave when it
+	// created the zone (1–128 chars). Optional; empty for zones from a file.
+	CallerReference string `yaml:"caller_reference" json:"caller_reference,omitempty"`
 }
 
 // SOA holds the settable fields of a zone's SOA record. The serial is the

@@ -22,6 +22,32 @@ type Server struct {
 	ShutdownTimeout Duration `yaml:"shutdown_timeout" json:"shutdown_timeout"`
 	// DNS is the authoritative DNS server; off unless it has listen addresses.
 	DNS DNSServer `yaml:"dns" json:"dns"`
+	// Route53 is the Route 53-compatible API on the admin listener (under
+	// /2013-04-01/); off unless it has access keys.
+	Route53 Route53API `yaml:"route53" json:"route53"`
+}
+
+// Route53API configures the Route 53-compatible API: the access keys whose
+// AWS Signature Version 4 it accepts, and the region they sign for.
+type Route53API struct {
+	// AccessKeys are the keys requests may be signed with. Empty: the API
+	// refuses every request.
+	AccessKeys []Route53AccessKey `yaml:"access_keys" json:"access_keys,omitempty"`
+	// Region is the signing region clients use. Default us-east-1 (as the
+	// global Route 53 endpoint); 1–63 lowercase letters, digits and '-'.
+	Region string `yaml:"region" json:"region,omitempty"`
+}
+
+// Route53AccessKey is one AWS-style access key: an id and its secret,
+// given in the file or read from an environment variable at start.
+type Route53AccessKey struct {
+	// ID is the access key id, such as AKIAIOSFODNN7EXAMPLE: 16–128 letters
+	// and digits, unique.
+	ID string `yaml:"id" json:"id"`
+	// Secret is the secret access key. Exactly one of secret and secret_env.
+	Secret string `yaml:"secret" json:"secret,omitempty"`
+	// SecretEnv names the environment variable that holds the secret.
+	SecretEnv string `yaml:"secret_env" json:"secret_env,omitempty"`
 }
 
 // DNSServer configures the authoritative DNS server of this process.

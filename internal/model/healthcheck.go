@@ -29,6 +29,10 @@ type HealthCheck struct {
 	// InsufficientData is a metric check's state while its expression has no
 	// data: healthy (default, as Route 53 for a new check), unhealthy or last_known.
 	InsufficientData InsufficientData `yaml:"insufficient_data" json:"insufficient_data,omitempty"`
+	// CallerReference is the unique string a Route 53 API client gave when it
+	// created the check (1–64 chars); a second create with the same reference
+	// returns this check. Optional; empty for checks from a file.
+	CallerReference string `yaml:"caller_reference" json:"caller_reference,omitempty"`
 }
 
 // PrometheusSource is a Prometheus server's HTTP query API.

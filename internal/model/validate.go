@@ -29,6 +29,7 @@ func (d *Document) Validate() error {
 	v.duration(dp.Field("load_balancer_ttl"), d.Server.DNS.LoadBalancerTTL, 0, maxTTL)
 	v.secondaries(dp.Field("secondaries"), d.Server.DNS.Secondaries)
 	v.rrl(dp.Field("rrl"), &d.Server.DNS.RRL)
+	v.route53(srv.Field("route53"), &d.Server.Route53)
 	v.state()
 	return v.err()
 }
@@ -88,6 +89,7 @@ func (v *validator) state() {
 	v.loadBalancers(root.Field("load_balancers"))
 	v.zonalShifts(root.Field("zonal_shifts"))
 	v.latencyTable(root.Field("latency_table"))
+	v.callerReferences(root)
 }
 
 // index checks the names of items (listed at base) and returns the ones

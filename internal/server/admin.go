@@ -7,6 +7,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/switchboard/switchboard/internal/api/route53"
 	"github.com/switchboard/switchboard/internal/config"
 	"github.com/switchboard/switchboard/internal/health/state"
 )
@@ -24,6 +25,7 @@ func (s *Server) adminHandler() http.Handler {
 	})
 	mux.HandleFunc("GET /readyz", s.readyz)
 	mux.HandleFunc("GET /status", s.status)
+	mux.Handle("/"+route53.APIVersion+"/", s.route53())
 	return mux
 }
 
