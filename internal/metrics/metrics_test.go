@@ -113,10 +113,10 @@ func TestStateCollector(t *testing.T) {
 	down := state.Status{Healthy: false, Observed: true, Reason: "status 503"}
 	up := state.Status{Healthy: true, Observed: true}
 	hs := state.NewSnapshot(7, map[state.Key]state.Status{
-		tk("10.0.1.1:80"):            up,
-		tk("10.0.1.2:80"):            down,
-		tk("10.0.2.1:80"):            up,
-		{Check: "primary-up"}:        down,
+		tk("10.0.1.1:80"):     up,
+		tk("10.0.1.2:80"):     down,
+		tk("10.0.2.1:80"):     up,
+		{Check: "primary-up"}: down,
 	})
 	pub := view.NewPublisher()
 	pub.Publish(view.Build(3, &doc.State, hs, epoch))

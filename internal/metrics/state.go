@@ -47,14 +47,14 @@ type stateCollector struct {
 	all []*prometheus.Desc
 
 	tgTargets, tgHealthy, tgUnhealthy, tgRoutable, tgFailingOpen, tgShifted, tgDNSHealthy *prometheus.Desc
-	lbFailingOpen, lbHealthy, lbNodes, lbDNSNodes, lbDNSAddrs                           *prometheus.Desc
-	shiftActive, shiftExpiry                                                           *prometheus.Desc
-	rgRecords, rgHealthy, rgFailingOpen                                                *prometheus.Desc
-	checkHealthy, checks, skipped, late, dropped                                       *prometheus.Desc
-	dnsRequests, dnsDropped, dnsTruncated, dnsPanics, dnsTCPRejected, dnsRRL           *prometheus.Desc
-	dnsTransfers, dnsNotifies, dnsTables, dnsTableErrors, dnsFailingOpen               *prometheus.Desc
-	dnsByType, dnsByRcode, dnsByPolicy, dnsByRecordSet                                 *prometheus.Desc
-	desired, viewVersion, viewBuilt, reloadOK, reloadTime, reloadOKTime                *prometheus.Desc
+	lbFailingOpen, lbHealthy, lbNodes, lbDNSNodes, lbDNSAddrs                             *prometheus.Desc
+	shiftActive, shiftExpiry                                                              *prometheus.Desc
+	rgRecords, rgHealthy, rgFailingOpen                                                   *prometheus.Desc
+	checkHealthy, checks, skipped, late, dropped                                          *prometheus.Desc
+	dnsRequests, dnsDropped, dnsTruncated, dnsPanics, dnsTCPRejected, dnsRRL              *prometheus.Desc
+	dnsTransfers, dnsNotifies, dnsTables, dnsTableErrors, dnsFailingOpen                  *prometheus.Desc
+	dnsByType, dnsByRcode, dnsByPolicy, dnsByRecordSet                                    *prometheus.Desc
+	desired, viewVersion, viewBuilt, reloadOK, reloadTime, reloadOKTime                   *prometheus.Desc
 }
 
 func newStateCollector(src Sources) *stateCollector {
