@@ -24,6 +24,7 @@ func (s *Server) adminHandler() http.Handler {
 	})
 	mux.HandleFunc("GET /readyz", s.readyz)
 	mux.HandleFunc("GET /status", s.status)
+	s.mountObserve(mux) // /metrics and the dashboard
 	return mux
 }
 
