@@ -10,6 +10,7 @@ command -v gcc >/dev/null || need_apt+=(gcc libc6-dev)   # the race detector nee
 command -v prometheus >/dev/null || need_apt+=(prometheus) # metric checks against a real server
 command -v dig >/dev/null || need_apt+=(dnsutils)          # DNS answers checked with a real client
 command -v nsd >/dev/null || need_apt+=(nsd)               # zone transfer to a real secondary
+command -v chromium >/dev/null || need_apt+=(chromium)     # the dashboard driven in a real browser
 if ((${#need_apt[@]})); then
 	if [ "$(id -u)" = 0 ]; then
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}"

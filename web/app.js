@@ -24,6 +24,12 @@ function el(tag, attrs, ...children) {
   return e;
 }
 
+// td is a table cell that names its column, for the stacked layout of
+// narrow screens (style.css shows the label before the cell there).
+function td(label, attrs, ...children) {
+  return el("td", Object.assign({ "data-label": label }, attrs || {}), ...children);
+}
+
 function badge(text, cls) { return el("span", { class: "badge " + cls }, text); }
 
 function statusBadge(status) { return badge(status, status); }
@@ -65,7 +71,7 @@ function renderTargets(d) {
       g.failing_open ? badge("failing open", "bad") : null);
     const cells = zones.map(zn => {
       const z = g.zones.find(x => x.name === zn);
-      if (!z) return el("td", { class: "empty" }, "—");
+      if (!z) return td("zone " + zn, { class: "empty" }, "—");
       const flags = [];
       if (z.shifted) flags.push(badge("shifted away", "warn"));
       if (z.failing_open) flags.push(badge("failing open", "bad"));
@@ -75,7 +81,7 @@ function renderTargets(d) {
           el("span", { class: "addr" }, t.addr), statusBadge(t.status),
           t.status !== "healthy" && t.reason ? el("span", { class: "reason" }, t.reason) : null)));
       const routable = el("div", { class: "routable" }, "routable: " + (z.routable.length ? z.routable.join(", ") : "none"));
-      return el("td", { "data-zone": zn }, el("div", {}, `${z.healthy}/${z.targets.length} healthy `, flags), list, routable);
+      return td("zone " + zn, { "data-zone": zn }, el("div", {}, `${z.healthy}/${z.targets.length} healthy `, flags), list, routable);
     });
     return el("tr", { "data-group": g.name }, gname, cells);
   });
@@ -92,9 +98,9 @@ function renderBalancers(d) {
   const rows = d.load_balancers.map(lb => el("tr", { "data-balancer": lb.name },
     el("th", { scope: "row" }, lb.name, lb.dns_name ? el("div", { class: "reason" }, lb.dns_name) : null,
       lb.healthy ? null : badge("no healthy target group", "bad")),
-    el("td", {}, el("span", { class: "addr" }, lb.dns_addresses.length ? lb.dns_addresses.join(", ") : "nothing"),
+    td("DNS answers now", {}, el("span", { class: "addr" }, lb.dns_addresses.length ? lb.dns_addresses.join(", ") : "nothing"),
       lb.dns_failing_open ? el("div", {}, badge("DNS failing open", "bad")) : null),
-    el("td", {}, el("ul", { class: "plain" }, lb.nodes.map(n => el("li", {},
+    td("Nodes", {}, el("ul", { class: "plain" }, lb.nodes.map(n => el("li", {},
       `zone ${n.zone}: `, el("span", { class: "addr" }, n.addresses.join(", ")), " ",
       n.in_dns ? badge("in DNS", "ok") : badge("out of DNS", "warn"),
       n.reason ? el("span", { class: "reason" }, " " + n.reason) : null))))));
@@ -109,10 +115,10 @@ function renderRecords(d) {
   const head = el("tr", {}, ["Name", "Policy", "Answering now", "Why", "Records"].map(h => el("th", { scope: "col" }, h)));
   const rows = d.records.map(r => el("tr", { "data-record": r.name + " " + r.type },
     el("th", { scope: "row" }, el("span", { class: "addr" }, r.name), " ", r.type),
-    el("td", {}, r.policy),
-    el("td", {}, el("span", { class: "addr" }, r.answering.join(", ") || "nothing"), r.failing_open ? el("div", {}, badge("failing open", "bad")) : null),
-    el("td", {}, r.why),
-    el("td", {}, el("ul", { class: "plain" }, r.records.map(x => el("li", {},
+    td("Policy", {}, r.policy),
+    td("Answering now", {}, el("span", { class: "addr" }, r.answering.join(", ") || "nothing"), r.failing_open ? el("div", {}, badge("failing open", "bad")) : null),
+    td("Why", {}, r.why),
+    td("Records", {}, el("ul", { class: "plain" }, r.records.map(x => el("li", {},
       x.set_identifier ? el("strong", {}, x.set_identifier + " ") : null,
       x.routing ? `(${x.routing}) ` : "", el("span", { class: "addr" }, x.answer), " ",
       statusBadge(x.healthy ? "healthy" : "unhealthy"),
@@ -154,9 +160,9 @@ function renderChecks(d) {
     const ms = c.latencies_ms;
     return el("tr", { "data-check": c.check + (c.target ? " " + c.target : ""), "data-status": c.status },
       el("th", { scope: "row" }, c.check, c.target ? el("div", { class: "addr" }, c.target) : null),
-      el("td", {}, statusBadge(c.status), c.since ? el("div", { class: "reason" }, "since ", timeEl(c.since)) : null),
-      el("td", {}, spark(ms), ms.length ? el("div", { class: "reason" }, `${ms[ms.length - 1].toFixed(1)} ms`) : null),
-      el("td", {}, c.last_error ? [el("span", { class: "reason" }, c.last_error), " ", timeEl(c.last_error_time)] : el("span", { class: "empty" }, "none")));
+      td("Status", {}, statusBadge(c.status), c.since ? el("div", { class: "reason" }, "since ", timeEl(c.since)) : null),
+      td("Latency", {}, spark(ms), ms.length ? el("div", { class: "reason" }, `${ms[ms.length - 1].toFixed(1)} ms`) : null),
+      td("Last error", {}, c.last_error ? [el("span", { class: "reason" }, c.last_error), " ", timeEl(c.last_error_time)] : el("span", { class: "empty" }, "none")));
   });
   const children = [el("thead", {}, head), el("tbody", {}, rows)];
   const nodes = [el("table", {}, children)];
@@ -175,10 +181,10 @@ function renderShifts(d) {
     const head = el("tr", {}, ["Resource", "Away from", "Until", "Comment", ""].map(h => el("th", { scope: "col" }, h)));
     const rows = d.shifts.map(s => el("tr", { "data-shift": resourceLabel(s) },
       el("th", { scope: "row" }, resourceLabel(s), " ", s.active ? badge("active", "warn") : badge("expired", "unknown")),
-      el("td", {}, "zone " + s.away_from),
-      el("td", {}, timeEl(s.expires_at)),
-      el("td", {}, s.comment || ""),
-      el("td", {}, d.shifts_writable ? cancelButton(s) : null)));
+      td("Away from", {}, "zone " + s.away_from),
+      td("Until", {}, timeEl(s.expires_at)),
+      td("Comment", {}, s.comment || ""),
+      td("", {}, d.shifts_writable ? cancelButton(s) : null)));
     replace("shifts-body", el("table", {}, el("thead", {}, head), el("tbody", {}, rows)));
   }
   // The form: keep what the user chose; only change options that changed.

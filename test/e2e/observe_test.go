@@ -78,7 +78,7 @@ func stoppableBackend(t *testing.T) (srv *httptest.Server, host, port string) {
 }
 
 // observeConfig is a target group with one real backend in each of zones a
-// and b, probed every 100 ms, a load balancer in both zones, a failover
+// and b, probed every 200 ms, a load balancer in both zones, a failover
 // record whose primary follows backend b, and a dashboard write token.
 func observeConfig(token, hostA, portA, hostB, portB string) string {
 	return fmt.Sprintf(`server:
@@ -88,12 +88,12 @@ zones:
   - { name: a }
   - { name: b }
 health_checks:
-  - { name: backend-b, type: http, address: %s, port: %s, path: /, interval: 100ms, unhealthy_threshold: 2, healthy_threshold: 2 }
+  - { name: backend-b, type: http, address: %s, port: %s, path: /, interval: 200ms, timeout: 150ms, unhealthy_threshold: 2, healthy_threshold: 2 }
 target_groups:
   - name: web
     protocol: http
     port: 80
-    health_check: { path: /, interval: 100ms, unhealthy_threshold: 2, healthy_threshold: 2 }
+    health_check: { path: /, interval: 200ms, timeout: 150ms, unhealthy_threshold: 2, healthy_threshold: 2 }
     targets:
       - { address: %s, port: %s, zone: a }
       - { address: %s, port: %s, zone: b }
@@ -175,8 +175,9 @@ func TestMetricsFollowATargetFailure(t *testing.T) {
 			t.Errorf("after: %s%v = %v (present %v), want %v", tt.name, tt.labels, got, ok, tt.want)
 		}
 	}
-	if got, _ := sample(ms, "switchboard_health_transitions_total", "check", "target_groups/web", "to", "unhealthy"); got != downBefore+1 {
-		t.Errorf("after: transitions of target_groups/web to unhealthy = %v, want %v", got, downBefore+1)
+	// At least one more: a loaded machine may also time a probe out.
+	if got, _ := sample(ms, "switchboard_health_transitions_total", "check", "target_groups/web", "to", "unhealthy"); got < downBefore+1 {
+		t.Errorf("after: transitions of target_groups/web to unhealthy = %v, want at least %v", got, downBefore+1)
 	}
 	if got, _ := sample(ms, "switchboard_health_probes_total", "check", "target_groups/web", "result", "unhealthy"); got < 2 {
 		t.Errorf("after: unhealthy probes of target_groups/web = %v, want at least the threshold, 2", got)
