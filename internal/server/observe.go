@@ -1,6 +1,7 @@
 package server
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"net/http"
@@ -240,7 +241,7 @@ func (o *observer) dashboard() Dashboard {
 	return d
 }
 
-// rebuild renders the snapshot and wakes every event stream.
+// rebuild renders the snapshot and, when it changed, wakes every event stream.
 func (o *observer) rebuild() {
 	b, err := json.Marshal(o.dashboard())
 	if err != nil {
@@ -248,6 +249,10 @@ func (o *observer) rebuild() {
 		return
 	}
 	o.mu.Lock()
+	if bytes.Equal(b, o.snapshot) {
+		o.mu.Unlock()
+		return
+	}
 	o.snapshot = b
 	close(o.changed)
 	o.changed = make(chan struct{})

@@ -142,6 +142,47 @@ func TestDashboardInBrowser(t *testing.T) {
 		t.Errorf("target shown unhealthy %v after its backend stopped, want within 2s", took)
 	}
 
+	// The failover record says it answers the secondary, and why.
+	// (Its check probes the same backend as the target, on its own schedule.)
+	const failedOver = `(() => {
+		const r = document.querySelector('tr[data-record="app.example.com. A"]');
+		return r && r.querySelector('td[data-label="Answering now"]').textContent.startsWith("secondary") &&
+			r.querySelector('td[data-label="Why"]').textContent.startsWith("primary unhealthy: health check backend-b: connect");
+	})()`
+	if _, err := chromedp.Run(ctx, chromedp.Poll[bool](failedOver, chromedp.WithPollingTimeout(10*time.Second))); err != nil {
+		row, _ := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(`tr[data-record="app.example.com. A"]`)))
+		t.Errorf("record group row = %q, want it to answer the secondary because the primary is unhealthy: %v", row, err)
+	}
+
+	// Accessibility basics: every control has a label or a name, the page
+	// has one h1, graphics have text, and live changes are announced.
+	problems, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](`(() => {
+		const out = [];
+		for (const e of document.querySelectorAll("input, select, textarea"))
+			if (!e.labels || e.labels.length === 0) out.push("unlabelled " + e.tagName + "#" + e.id);
+		for (const b of document.querySelectorAll("button"))
+			if (!(b.getAttribute("aria-label") || b.textContent.trim())) out.push("button without a name");
+		for (const s of document.querySelectorAll("svg"))
+			if (!s.getAttribute("aria-label")) out.push("svg without aria-label");
+		if (document.querySelectorAll("h1").length !== 1) out.push("not one h1");
+		if (!document.documentElement.lang) out.push("no lang");
+		if (!document.querySelector("[aria-live]")) out.push("no aria-live region");
+		return out;
+	})()`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(problems) > 0 {
+		t.Errorf("accessibility problems: %v", problems)
+	}
+	announced, err := chromedp.Run(ctx, chromedp.TextContent(chromedp.CSS(`#announce`)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(announced, "unhealthy") {
+		t.Errorf("aria-live announcement after the failure = %q, want it to announce a target or check turning unhealthy", announced)
+	}
+
 	// Start a zonal shift of target group web away from zone a from the page.
 	if err := chromedp.Do(ctx,
 		chromedp.SendKeys(chromedp.CSS(`#shift-token`), token),

@@ -10,6 +10,9 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/miekg/dns"
 )
 
 // metricLine is one sample of the Prometheus text format: name{labels} value.
@@ -79,10 +82,12 @@ func stoppableBackend(t *testing.T) (srv *httptest.Server, host, port string) {
 
 // observeConfig is a target group with one real backend in each of zones a
 // and b, probed every 200 ms, a load balancer in both zones, a failover
-// record whose primary follows backend b, and a dashboard write token.
+// record whose primary follows backend b, DNS on an ephemeral port, and a
+// dashboard write token (none when token is empty).
 func observeConfig(token, hostA, portA, hostB, portB string) string {
 	return fmt.Sprintf(`server:
   admin: { listen: "127.0.0.1:0", ui_token: %q }
+  dns: { listen: ["127.0.0.1:0"] }
   shutdown_timeout: 2s
 zones:
   - { name: a }
@@ -152,6 +157,12 @@ func TestMetricsFollowATargetFailure(t *testing.T) {
 		}
 	}
 	downBefore, _ := sample(ms, "switchboard_health_transitions_total", "check", "target_groups/web", "to", "unhealthy")
+	server := dnsServer(t, p)
+	for range 3 {
+		if got := lookupA(t, server, "app.example.com."); got != "192.0.2.10" {
+			t.Errorf("before: app.example.com. A = %s, want the primary 192.0.2.10", got)
+		}
+	}
 	if n, _ := sample(ms, "switchboard_health_probe_duration_seconds_count", "check", "target_groups/web", "checker", "local"); n == 0 {
 		t.Error("before: no probe durations recorded for target_groups/web")
 	}
@@ -190,4 +201,56 @@ func TestMetricsFollowATargetFailure(t *testing.T) {
 	if got, _ := sample(ms, "switchboard_record_group_healthy_records", "name", "app.example.com."); got != 1 {
 		t.Errorf("after: healthy records of app.example.com. = %v, want 1 (the secondary)", got)
 	}
+	poll(t, "DNS answering the secondary", func() bool { return lookupA(t, server, "app.example.com.") == "192.0.2.11" })
+
+	ms = scrape(t, p.admin)
+	if got, _ := sample(ms, "switchboard_dns_requests_total"); got < 4 {
+		t.Errorf("switchboard_dns_requests_total = %v, want at least the 4 queries sent", got)
+	}
+	// The per-type, policy and record-set counts exist once the DNS server
+	// fills Stats' maps; check them when it does.
+	if _, ok := sample(ms, "switchboard_dns_queries_total"); !ok {
+		t.Log("the DNS server does not fill Stats.ByType yet: per-label DNS series not checked")
+		return
+	}
+	for _, tt := range []struct {
+		name   string
+		labels []string
+	}{
+		{"switchboard_dns_queries_total", []string{"type", "A"}},
+		{"switchboard_dns_responses_total", []string{"rcode", "NOERROR"}},
+		{"switchboard_dns_policy_answers_total", []string{"policy", "failover"}},
+		{"switchboard_dns_record_set_answers_total", []string{"name", "app.example.com.", "set_identifier", "secondary"}},
+	} {
+		if got, _ := sample(ms, tt.name, tt.labels...); got < 1 {
+			t.Errorf("%s%v = %v, want at least 1", tt.name, tt.labels, got)
+		}
+	}
+}
+
+// dnsServer is the UDP address of p's DNS listener, from its log.
+func dnsServer(t *testing.T, p *proc) string {
+	t.Helper()
+	var server string
+	poll(t, "the DNS listener in the log", func() bool {
+		if m := dnsAddr.FindStringSubmatch(p.logText()); m != nil {
+			server = m[1]
+		}
+		return server != ""
+	})
+	return server
+}
+
+// lookupA asks server for name's A record and returns the one address
+// answered, or a description of what came instead.
+func lookupA(t *testing.T, server, name string) string {
+	t.Helper()
+	c := &dns.Client{Timeout: 2 * time.Second}
+	q := new(dns.Msg)
+	q.SetQuestion(name, dns.TypeA)
+	r, _, err := c.Exchange(q, server)
+	if err != nil || r.Rcode != dns.RcodeSuccess || len(r.Answer) != 1 {
+		return fmt.Sprintf("bad answer %v %v", r, err)
+	}
+	return r.Answer[0].(*dns.A).A.String()
 }
