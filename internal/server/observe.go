@@ -30,9 +30,7 @@ const (
 )
 
 // observer is what the admin listener shows beyond /status: the Prometheus
-// metrics, and the dashboard's live snapshot and event timeline. It is
-// the health engine's Observer, forwarding to the metrics, because the
-// engine is built before the metrics that read it.
+// metrics, and the dashboard's live snapshot and event timeline.
 type observer struct {
 	// Immutable after newObserver.
 	srv     *Server
@@ -61,8 +59,8 @@ func newObserver(s *Server) *observer {
 	return o
 }
 
-// healthObserver forwards the engine's calls to the metrics, set once the
-// observer exists.
+// healthObserver is the health engine's Observer. It forwards to the
+// metrics, which are made after the engine because they read it.
 type healthObserver struct {
 	h atomic.Pointer[metrics.Health]
 }
@@ -81,8 +79,8 @@ func (f *healthObserver) Transitioned(ev health.Event) {
 	}
 }
 
-// newObserved builds s's health engine and observer together.
-func (s *Server) newObserved(cfg health.EngineConfig) {
+// newHealthAndObserver builds s's health engine and observer, which need each other.
+func (s *Server) newHealthAndObserver(cfg health.EngineConfig) {
 	fwd := &healthObserver{}
 	cfg.Observer = fwd
 	s.health = health.NewEngine(cfg)

@@ -94,7 +94,7 @@ func New(cfg Config) (*Server, error) {
 		cfg: cfg, log: cfg.Logger, now: cfg.Now, pub: view.NewPublisher(), boot: cfg.Now(),
 		metrics: metrics,
 	}
-	s.newObserved(health.EngineConfig{Logger: cfg.Logger.With("component", "health"), Metrics: metrics})
+	s.newHealthAndObserver(health.EngineConfig{Logger: cfg.Logger.With("component", "health"), Metrics: metrics})
 	return s, nil
 }
 
