@@ -5,7 +5,6 @@
 "use strict";
 
 const tokenKey = "switchboard-ui-token";
-let last = null;          // the last snapshot rendered
 const seenEvents = new Set();
 let firstRender = true;
 
@@ -243,15 +242,26 @@ function renderEvents(d) {
   if (seenEvents.size > 1000) seenEvents.clear();
 }
 
+// rendered holds what each section was last drawn from: a section is
+// redrawn only when its data changed, so that a keyboard user's focus (on
+// a Cancel button, say) survives the snapshots that change something else.
+const rendered = new Map();
+
+function section(name, data, draw, d) {
+  const key = JSON.stringify(data);
+  if (rendered.get(name) === key) return;
+  rendered.set(name, key);
+  draw(d);
+}
+
 function render(d) {
-  last = d;
-  renderSummary(d);
-  renderTargets(d);
-  renderBalancers(d);
-  renderRecords(d);
-  renderChecks(d);
-  renderShifts(d);
-  renderEvents(d);
+  section("summary", [d.view_version, d.config, d.target_groups.map(g => [g.healthy, g.registered])], renderSummary, d);
+  section("targets", [d.zones, d.target_groups], renderTargets, d);
+  section("balancers", d.load_balancers, renderBalancers, d);
+  section("records", d.records, renderRecords, d);
+  section("checks", [d.checks, d.checks_omitted], renderChecks, d);
+  section("shifts", [d.shifts, d.shifts_writable, d.load_balancers.map(l => [l.name, l.nodes.map(n => n.zone)]), d.target_groups.map(g => [g.name, g.zones.map(z => z.name)])], renderShifts, d);
+  section("events", d.events, renderEvents, d);
   firstRender = false;
   document.body.dataset.viewVersion = d.view_version;
 }

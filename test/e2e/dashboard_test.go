@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+	"github.com/chromedp/chromedp/kb"
 )
 
 // chromium returns the path of a Chromium binary, or skips the test.
@@ -183,14 +184,14 @@ func TestDashboardInBrowser(t *testing.T) {
 		t.Errorf("aria-live announcement after the failure = %q, want it to announce a target or check turning unhealthy", announced)
 	}
 
-	// Start a zonal shift of target group web away from zone a from the page.
+	// Start a zonal shift of target group web away from zone a from the
+	// page, with the keyboard: Enter in the form submits it.
 	if err := chromedp.Do(ctx,
 		chromedp.SendKeys(chromedp.CSS(`#shift-token`), token),
 		chromedp.SetValue(chromedp.CSS(`#shift-resource`), "target_group:web"),
 		chromedp.Evaluate[chromedp.Void](`document.getElementById("shift-resource").dispatchEvent(new Event("change")); undefined`),
 		chromedp.SetValue(chromedp.CSS(`#shift-zone`), "a"),
-		chromedp.SendKeys(chromedp.CSS(`#shift-comment`), "e2e: drain zone a"),
-		chromedp.Click(chromedp.CSS(`#shift-start`)),
+		chromedp.SendKeys(chromedp.CSS(`#shift-comment`), "e2e: drain zone a"+kb.Enter),
 		chromedp.WaitVisible(chromedp.CSS(`[data-shift="target group web"]`)),
 		chromedp.WaitVisible(chromedp.CSS(`tr[data-group="web"] td[data-zone="a"] .badge.warn`)),
 	); err != nil {
@@ -233,9 +234,10 @@ func TestDashboardInBrowser(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	// Cancel it from the page.
+	// Cancel it from the page: focus the row's button and press Enter.
 	if err := chromedp.Do(ctx,
-		chromedp.Click(chromedp.CSS(`[data-shift="target group web"] button`)),
+		chromedp.Focus(chromedp.CSS(`[data-shift="target group web"] button`)),
+		chromedp.KeyEvent(kb.Enter),
 		chromedp.WaitNotPresent(chromedp.CSS(`[data-shift="target group web"]`)),
 	); err != nil {
 		t.Fatalf("cancelling the zonal shift from the page: %v", err)
