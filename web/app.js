@@ -161,7 +161,7 @@ function renderChecks(d) {
       el("th", { scope: "row" }, c.check, c.target ? el("div", { class: "addr" }, c.target) : null),
       td("Status", {}, statusBadge(c.status), c.since ? el("div", { class: "reason" }, "since ", timeEl(c.since)) : null),
       td("Latency", {}, spark(ms), ms.length ? el("div", { class: "reason" }, `${ms[ms.length - 1].toFixed(1)} ms`) : null),
-      td("Last error", {}, c.last_error ? [el("span", { class: "reason" }, c.last_error), " ", timeEl(c.last_error_time)] : el("span", { class: "empty" }, "none")));
+      td("Last error", {}, c.last_error ? el("span", { class: "reason" }, c.last_error, " at ", timeEl(c.last_error_time)) : el("span", { class: "empty" }, "none")));
   });
   const children = [el("thead", {}, head), el("tbody", {}, rows)];
   const nodes = [el("table", {}, children)];

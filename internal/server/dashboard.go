@@ -401,7 +401,7 @@ func diffViews(old, v *view.View, summary string, now time.Time) []DashEvent {
 			}
 			switch {
 			case z.FailingOpen && !was:
-				add("fail-open", "bad", "target group %s zone %s fails open: %d of %d targets healthy, routing to all", name, zn, z.Healthy, len(z.Targets))
+				add("fail-open", "bad", "target group %s zone %s fails open: too few healthy targets to route to, so it routes to unhealthy ones too (%d routable)", name, zn, len(z.Routable))
 			case !z.FailingOpen && was:
 				add("fail-open", "ok", "target group %s zone %s no longer fails open", name, zn)
 			}
