@@ -27,6 +27,9 @@ const (
 	dashRefresh = 2 * time.Second
 	// sseKeepalive keeps idle event streams open through proxies.
 	sseKeepalive = 15 * time.Second
+	// maxWatchers bounds the open event streams: each holds a goroutine
+	// and a connection, and no one needs more dashboards than this open.
+	maxWatchers = 64
 )
 
 // observer is what the admin listener shows beyond /status: the Prometheus
@@ -278,8 +281,11 @@ func (s *Server) uiSnapshot(w http.ResponseWriter, r *http.Request) {
 // newest; snapshots are whole, so nothing is lost by skipping.
 func (s *Server) uiEvents(w http.ResponseWriter, r *http.Request) {
 	o := s.obs
-	o.watchers.Add(1)
 	defer o.watchers.Add(-1)
+	if o.watchers.Add(1) > maxWatchers {
+		http.Error(w, "too many dashboards are open", http.StatusServiceUnavailable)
+		return
+	}
 	rc := http.NewResponseController(w)
 	w.Header().Set("Content-Type", "text/event-stream")
 	w.Header().Set("Cache-Control", "no-store")
