@@ -279,7 +279,12 @@ function connect() {
     render(JSON.parse(ev.data));
   });
   es.addEventListener("open", () => setConn("live", "live"));
-  es.addEventListener("error", () => setConn("reconnecting…", "down"));
+  es.addEventListener("error", () => {
+    setConn("reconnecting…", "down");
+    // The browser retries by itself after a network error, but gives up
+    // after an HTTP error (such as 503 while the server drains): retry then.
+    if (es.readyState === EventSource.CLOSED) setTimeout(connect, 5000);
+  });
 }
 
 async function send(method, url, body, okText) {
