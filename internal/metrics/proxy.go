@@ -124,9 +124,12 @@ func (p *Proxy) Target(group string, addr netip.AddrPort) *Target {
 }
 
 // Retain deletes the series of every target that v no longer has, so that
-// a deregistered target's series end. A handle of a deleted target still
-// works but counts into series no scrape sees; a proxy drops it with the
-// view it came from.
+// a deregistered target's series end. Call it with the view just built
+// from, after resolving that view's handles; an older view would delete the
+// series of targets that are new. A handle of a deleted target still works
+// but counts into series no scrape sees; a proxy drops it with the view it
+// came from. Targets draining after deregistration keep counting into their
+// series until the next Retain.
 func (p *Proxy) Retain(v *view.View) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
