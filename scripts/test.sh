@@ -11,6 +11,7 @@ command -v prometheus >/dev/null || need_apt+=(prometheus) # metric checks again
 command -v dig >/dev/null || need_apt+=(dnsutils)          # DNS answers checked with a real client
 command -v nsd >/dev/null || need_apt+=(nsd)               # zone transfer to a real secondary
 command -v aws >/dev/null || need_apt+=(awscli)            # the Route 53 API driven by the real aws CLI
+command -v chromium >/dev/null || need_apt+=(chromium)     # the dashboard driven in a real browser
 if ((${#need_apt[@]})); then
 	if [ "$(id -u)" = 0 ]; then
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}"

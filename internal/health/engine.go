@@ -38,6 +38,9 @@ type EngineConfig struct {
 	NewChecker func(*model.Probe) (Checker, error)
 	// NewMetricChecker builds the checker of a metric check. Default NewMetricChecker.
 	NewMetricChecker func(*model.HealthCheck, *Metrics, *http.Client) (Checker, error)
+	// Observer, when set, is told of every probe result and transition
+	// (observer.go). Optional.
+	Observer Observer
 }
 
 // Engine runs every health check of the desired state and every target
@@ -595,6 +598,9 @@ func (e *Engine) observeLocked(p *probe, checker string, r Result, t time.Time) 
 		p.history = p.history[:len(p.history)-1]
 	}
 	p.history = append(p.history, obs)
+	if e.cfg.Observer != nil {
+		e.cfg.Observer.Probed(k, obs)
+	}
 	// Calculated checks count named checks' health: recount only when one
 	// of those changed, not on every probe of every target.
 	if e.combineLocked(k, t) && !k.Target.IsValid() {
@@ -671,6 +677,9 @@ func (e *Engine) setLocked(k state.Key, st state.Status, now time.Time) bool {
 		e.log.Info("health transition", "check", k.Check, "target", targetString(k), "status", st.Word(), "reason", st.Reason)
 	}
 	ev := Event{Key: k, Status: st, Previous: prev}
+	if e.cfg.Observer != nil {
+		e.cfg.Observer.Transitioned(ev)
+	}
 	for ch := range e.events {
 		select {
 		case ch <- ev:

@@ -151,6 +151,12 @@ type RRL struct {
 type Admin struct {
 	// Listen is the host:port of the admin listener. Default 127.0.0.1:9090.
 	Listen string `yaml:"listen" json:"listen"`
+	// UIToken is the bearer token the dashboard (GET /) must send to start
+	// or cancel a zonal shift; the environment variable SWITCHBOARD_UI_TOKEN
+	// overrides it. Default empty: the dashboard is read-only. 16–256
+	// printable ASCII characters without spaces, such as the output of
+	// `openssl rand -hex 32`.
+	UIToken string `yaml:"ui_token" json:"ui_token,omitempty"`
 }
 
 // State is the desired state: every resource, as one versioned unit in the store.

@@ -15,6 +15,7 @@ func (d *Document) Validate() error {
 	if d.Server.Admin.Listen == "" {
 		v.add(srv.Field("admin").Field("listen"), "host:port", "is empty")
 	}
+	v.uiToken(srv.Field("admin").Field("ui_token"), d.Server.Admin.UIToken)
 	v.duration(srv.Field("shutdown_timeout"), d.Server.ShutdownTimeout, 0, time.Hour)
 	dp := srv.Field("dns")
 	seen := map[string]bool{}

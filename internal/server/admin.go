@@ -26,6 +26,7 @@ func (s *Server) adminHandler() http.Handler {
 	mux.HandleFunc("GET /readyz", s.readyz)
 	mux.HandleFunc("GET /status", s.status)
 	mux.Handle("/"+route53.APIVersion+"/", s.route53())
+	s.mountObserve(mux) // /metrics and the dashboard
 	return mux
 }
 

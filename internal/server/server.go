@@ -58,6 +58,8 @@ type Server struct {
 	// health runs every check; metrics is the registry metric checks read.
 	health  *health.Engine
 	metrics *health.Metrics
+	// obs serves Prometheus metrics and the dashboard (observe.go).
+	obs *observer
 
 	mu        sync.Mutex // guards the fields below
 	settings  model.Server
@@ -88,11 +90,12 @@ func New(cfg Config) (*Server, error) {
 		cfg.Now = time.Now
 	}
 	metrics := health.NewMetrics(health.MetricsOptions{})
-	return &Server{
+	s := &Server{
 		cfg: cfg, log: cfg.Logger, now: cfg.Now, pub: view.NewPublisher(), boot: cfg.Now(),
 		metrics: metrics,
-		health:  health.NewEngine(health.EngineConfig{Logger: cfg.Logger.With("component", "health"), Metrics: metrics}),
-	}, nil
+	}
+	s.newHealthAndObserver(health.EngineConfig{Logger: cfg.Logger.With("component", "health"), Metrics: metrics})
+	return s, nil
 }
 
 // Views is where the current view is published; data planes subscribe here.
@@ -148,6 +151,7 @@ func (s *Server) Run(ctx context.Context) error {
 	}
 	s.log.Info("admin listener", "addr", ln.Addr().String())
 	admin := &http.Server{Handler: s.adminHandler(), ReadHeaderTimeout: 10 * time.Second}
+	admin.RegisterOnShutdown(s.obs.closeStreams)
 
 	runCtx, stop := context.WithCancel(context.Background())
 	defer stop()
@@ -157,6 +161,7 @@ func (s *Server) Run(ctx context.Context) error {
 		g.Go(func() error { return dns.Run(gctx) })
 	}
 	g.Go(func() error { return s.buildViews(gctx, st) })
+	g.Go(func() error { return s.obs.run(gctx) })
 	g.Go(func() error { return s.watchFile(gctx, st) })
 	g.Go(func() error {
 		if err := admin.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
