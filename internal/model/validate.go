@@ -15,6 +15,7 @@ func (d *Document) Validate() error {
 	if d.Server.Admin.Listen == "" {
 		v.add(srv.Field("admin").Field("listen"), "host:port", "is empty")
 	}
+	v.admin(srv.Field("admin"), &d.Server.Admin)
 	v.duration(srv.Field("shutdown_timeout"), d.Server.ShutdownTimeout, 0, time.Hour)
 	dp := srv.Field("dns")
 	seen := map[string]bool{}
