@@ -1,7 +1,5 @@
 package model
 
-
-
 // admin checks the admin listener's API settings: tokens, TLS and the
 // deletion budget.
 func (v *validator) admin(p Path, a *Admin) {
@@ -42,4 +40,3 @@ func (v *validator) admin(p Path, a *Admin) {
 		v.intRange(p.Field("max_deletes"), *a.MaxDeletes, 0, 100000)
 	}
 }
-
