@@ -25,6 +25,8 @@ type kind struct {
 	put func(s *model.State, name string, v any) bool
 	// remove deletes the resource called name; it says whether there was one.
 	remove func(s *model.State, name string) bool
+	// same says whether two names name the same resource.
+	same func(a, b string) bool
 }
 
 // kindOf builds a kind over the slice field of State, with id giving a
@@ -36,6 +38,7 @@ func kindOf[T any](name, what string, field func(*model.State) *[]T, id func(*T)
 	return kind{
 		name: name,
 		what: what,
+		same: same,
 		list: func(s *model.State) any {
 			if l := *field(s); l != nil {
 				return l
@@ -172,7 +175,7 @@ func (a *API) put(k kind) func(http.ResponseWriter, *http.Request) error {
 			return err
 		}
 		path := r.PathValue("name")
-		if name != "" && name != path {
+		if name != "" && !k.same(name, path) {
 			return badRequest("name", "the body names %q but the path %q; rename by DELETE and POST", name, path)
 		}
 		return a.commit(w, r, "api", "", func(s *model.State) error {
