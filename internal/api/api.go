@@ -27,6 +27,39 @@
 // Auth (auth.go): bearer tokens of read or write scope. GET needs read or
 // write, everything else write. With no token configured the API answers
 // only clients on loopback addresses, with write scope.
+//
+// Endpoints, under /api/v1/ (KIND is regions, zones, health_checks,
+// cidr_collections, hosted_zones, target_groups or load_balancers):
+//
+//	GET    KIND                        list
+//	POST   KIND                        create (409 if the name exists)
+//	GET    KIND/{name}                 read one
+//	PUT    KIND/{name}                 create or replace (a hosted zone without "records" keeps them)
+//	DELETE KIND/{name}                 delete
+//	GET    hosted_zones/{zone}/records                          list record sets
+//	POST   hosted_zones/{zone}/records                          create one
+//	GET|PUT|DELETE hosted_zones/{zone}/records/{name}/{type}[?set_identifier=]
+//	POST   target_groups/{name}/targets             register {"targets": [...]} (same address and port: replaced)
+//	POST   target_groups/{name}/targets/deregister  deregister {"targets": [{address, port}]}
+//	GET    zonal_shifts                         list, with "active"
+//	POST   zonal_shifts                         start {load_balancer|target_group, away_from, expires_in, comment}
+//	PATCH  zonal_shifts/{kind}/{name}           extend {expires_in}; kind is load_balancer or target_group
+//	DELETE zonal_shifts/{kind}/{name}           cancel
+//	GET    state                       the whole desired state (ETag: its version)
+//	PUT    state                       replace it whole (switchboard apply)
+//	GET    versions/{version}          the state at an earlier version
+//	GET    history[?limit=&before=]    changes, newest first
+//	POST   rollback                    {"version": N}: N's state as a new version
+//	GET    health                      every status
+//	GET    health/checks/{name}[?target=ADDR:PORT]  one check or group probe, per checker
+//	GET    health/target_groups/{name} a group per zone and target, from the live view
+//	GET    health/zones                per zone: targets, healthy, shifted groups, nodes in DNS
+//	GET    answer?name=&type=&client=  what DNS answers a client (address or network)
+//	GET    route?load_balancer=&port=&host=&path=&method=&header=K:V&query=&source=&zone=
+//	                                   the rule, action, target groups and targets of a request
+//
+// Every write takes ?dry_run=true and ?allow_mass_delete=true, and If-Match
+// or ?version=.
 package api
 
 import (
