@@ -39,6 +39,8 @@
 //	GET    hosted_zones/{zone}/records                          list record sets
 //	POST   hosted_zones/{zone}/records                          create one
 //	GET|PUT|DELETE hosted_zones/{zone}/records/{name}/{type}[?set_identifier=]
+//	GET|PUT|DELETE load_balancers/{lb}/listeners/{port}[/rules/{priority}]
+//	                                   a listener (PUT without "rules" keeps them) or one rule
 //	POST   target_groups/{name}/targets             register {"targets": [...]} (same address and port: replaced)
 //	POST   target_groups/{name}/targets/deregister  deregister {"targets": [{address, port}]}
 //	GET    zonal_shifts                         list, with "active"
@@ -179,6 +181,8 @@ func (a *API) routes() {
 	handle("DELETE "+Prefix+"hosted_zones/{zone}/records/{name}/{type}", a.deleteRecord)
 	handle("POST "+Prefix+"target_groups/{name}/targets", a.registerTargets)
 	handle("POST "+Prefix+"target_groups/{name}/targets/deregister", a.deregisterTargets)
+
+	a.listenerRoutes(handle)
 
 	handle("GET "+Prefix+"zonal_shifts", a.listShifts)
 	handle("POST "+Prefix+"zonal_shifts", a.startShift)

@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/switchboard/switchboard/internal/api"
 	"github.com/switchboard/switchboard/internal/model"
@@ -287,4 +288,38 @@ func TestTargets(t *testing.T) {
 	if er := r.apiError(t); er.Path != "target_groups[web].targets[2].zone" {
 		t.Errorf("path = %q, want target_groups[web].targets[2].zone", er.Path)
 	}
+}
+
+// TestListenersAndRules edits one rule and one listener of a balancer.
+func TestListenersAndRules(t *testing.T) {
+	e := newEnv(t, base, api.Config{})
+	r := e.do("GET", "/api/v1/load_balancers/web/listeners/80/rules/20", "")
+	want(t, r, http.StatusOK)
+	var rule model.Rule
+	r.decode(t, &rule)
+	if !slices.Equal(rule.Conditions.Path, []string{"/api/*"}) {
+		t.Fatalf("rule 20 = %+v, want path /api/*", rule)
+	}
+	want(t, e.do("PUT", "/api/v1/load_balancers/web/listeners/80/rules/5", `{"conditions":{"methods":["DELETE"]},"action":{"fixed_response":{"status":405}}}`), http.StatusOK)
+	want(t, e.do("DELETE", "/api/v1/load_balancers/web/listeners/80/rules/10", ""), http.StatusOK)
+	want(t, e.do("DELETE", "/api/v1/load_balancers/web/listeners/80/rules/10", ""), http.StatusNotFound)
+	l := e.head().State.LoadBalancers[0].Listeners[0]
+	if len(l.Rules) != 2 || l.Rules[1].Priority != 5 {
+		t.Errorf("rules = %+v, want 20 and the new 5", l.Rules)
+	}
+	// A listener replaced without rules keeps them; a new port is added.
+	want(t, e.do("PUT", "/api/v1/load_balancers/web/listeners/80", `{"protocol":"http","idle_timeout":"30s","default_action":{"forward":{"target_groups":[{"name":"web"}]}}}`), http.StatusOK)
+	want(t, e.do("PUT", "/api/v1/load_balancers/web/listeners/81", `{"protocol":"http","default_action":{"forward":{"target_groups":[{"name":"api"}]}}}`), http.StatusOK)
+	ls := e.head().State.LoadBalancers[0].Listeners
+	if len(ls) != 2 || len(ls[0].Rules) != 2 || ls[0].IdleTimeout.D() != 30*time.Second || ls[1].Port != 81 {
+		t.Errorf("listeners = %+v, want 80 with its 2 rules and 30s idle, and 81", ls)
+	}
+	r = e.do("PUT", "/api/v1/load_balancers/web/listeners/82", `{"protocol":"http","default_action":{"forward":{"target_groups":[{"name":"nope"}]}}}`)
+	want(t, r, http.StatusUnprocessableEntity)
+	if er := r.apiError(t); er.Path != "load_balancers[web].listeners[2].default_action.forward.target_groups[nope].name" {
+		t.Errorf("path = %q", er.Path)
+	}
+	want(t, e.do("DELETE", "/api/v1/load_balancers/web/listeners/81", ""), http.StatusOK)
+	want(t, e.do("GET", "/api/v1/load_balancers/web/listeners/81", ""), http.StatusNotFound)
+	want(t, e.do("GET", "/api/v1/load_balancers/nope/listeners/80", ""), http.StatusNotFound)
 }
