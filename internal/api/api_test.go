@@ -1,9 +1,11 @@
 package api_test
 
 import (
+	"fmt"
 	"net/http"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -322,4 +324,37 @@ func TestListenersAndRules(t *testing.T) {
 	want(t, e.do("DELETE", "/api/v1/load_balancers/web/listeners/81", ""), http.StatusOK)
 	want(t, e.do("GET", "/api/v1/load_balancers/web/listeners/81", ""), http.StatusNotFound)
 	want(t, e.do("GET", "/api/v1/load_balancers/nope/listeners/80", ""), http.StatusNotFound)
+}
+
+// TestConcurrentWriters: writers racing with the same If-Match: exactly one
+// wins, the others get 412, and no change is lost or doubled.
+func TestConcurrentWriters(t *testing.T) {
+	e := newEnv(t, base, api.Config{})
+	const n = 8
+	codes := make(chan int, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			codes <- e.do("POST", "/api/v1/zones", fmt.Sprintf(`{"name":"z%d"}`, i), `If-Match: "1"`).status
+		})
+	}
+	wg.Wait()
+	close(codes)
+	won, lost := 0, 0
+	for c := range codes {
+		switch c {
+		case http.StatusOK:
+			won++
+		case http.StatusPreconditionFailed:
+			lost++
+		default:
+			t.Errorf("status %d, want 200 or 412", c)
+		}
+	}
+	if won != 1 || lost != n-1 {
+		t.Errorf("%d won and %d lost, want 1 and %d", won, lost, n-1)
+	}
+	if h := e.head(); h.Version != 2 || len(h.State.Zones) != 3 {
+		t.Errorf("head = version %d with %d zones, want 2 with 3", h.Version, len(h.State.Zones))
+	}
 }
