@@ -10,7 +10,8 @@
 // at all, and two writers never overwrite each other blindly: a client that
 // sends If-Match: <version> (or ?version=<version>) gets 412 with the
 // current version when the head has moved; without it the change applies to
-// whatever the head is. Every answer that reads the state carries the
+// whatever the head is (it is applied again to the new head, up to five
+// times, when another writer commits between its read and its commit). Every answer that reads the state carries the
 // version in ETag.
 //
 // A change that would delete more than Config.MaxDeletes records, target

@@ -358,3 +358,22 @@ func TestConcurrentWriters(t *testing.T) {
 		t.Errorf("head = version %d with %d zones, want 2 with 3", h.Version, len(h.State.Zones))
 	}
 }
+
+// TestConcurrentUnconditionalWriters: writers without If-Match that race
+// are applied one after the other; no change is lost.
+func TestConcurrentUnconditionalWriters(t *testing.T) {
+	e := newEnv(t, base, api.Config{})
+	const n = 4
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			if r := e.do("POST", "/api/v1/zones", fmt.Sprintf(`{"name":"z%d"}`, i)); r.status != http.StatusOK {
+				t.Errorf("POST z%d = %d %s", i, r.status, r.body)
+			}
+		})
+	}
+	wg.Wait()
+	if h := e.head(); h.Version != 1+n || len(h.State.Zones) != 2+n {
+		t.Errorf("head = version %d with %d zones, want %d with %d", h.Version, len(h.State.Zones), 1+n, 2+n)
+	}
+}

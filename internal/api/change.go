@@ -81,13 +81,26 @@ func flag(r *http.Request, name string) bool {
 // commit is the one way the API changes the state: mutate a copy of the
 // head, default and validate it, check the deletion budget, and commit it
 // with IfVersion = the head read. note starts the history's summary.
-// mutate may return an *Error. It writes the Result, or returns the error
-// to write.
+// mutate may return an *Error; it must depend only on the state it is
+// given, since a request without If-Match that loses a race with another
+// writer is applied again to the new head (a few times at most). It writes
+// the Result, or returns the error to write.
 func (a *API) commit(w http.ResponseWriter, r *http.Request, source, note string, mutate func(s *model.State) error) error {
 	want, err := ifMatch(r)
 	if err != nil {
 		return err
 	}
+	const attempts = 5
+	for try := 1; ; try++ {
+		err := a.commitOnce(w, r, source, note, want, mutate)
+		var e *Error
+		if want != nil || try == attempts || !errors.As(err, &e) || e.Code != "version_mismatch" {
+			return err
+		}
+	}
+}
+
+func (a *API) commitOnce(w http.ResponseWriter, r *http.Request, source, note string, want *uint64, mutate func(s *model.State) error) error {
 	head, err := a.cfg.Store.Head(r.Context())
 	if err != nil {
 		return err

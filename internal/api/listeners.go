@@ -92,14 +92,15 @@ func (a *API) putListener(w http.ResponseWriter, r *http.Request) error {
 		if err != nil {
 			return err
 		}
+		nl := l // a copy: this may run again on a newer head
 		if j < 0 {
-			b.Listeners = append(b.Listeners, l)
+			b.Listeners = append(b.Listeners, nl)
 			return nil
 		}
-		if l.Rules == nil {
-			l.Rules = b.Listeners[j].Rules
+		if nl.Rules == nil {
+			nl.Rules = b.Listeners[j].Rules
 		}
-		b.Listeners[j] = l
+		b.Listeners[j] = nl
 		return nil
 	})
 }

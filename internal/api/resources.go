@@ -59,19 +59,19 @@ func kindOf[T any](name, what string, field func(*model.State) *[]T, id func(*T)
 			return v, id(v), nil
 		},
 		put: func(s *model.State, n string, v any) bool {
-			x := v.(*T)
-			if id(x) == "" {
-				setID(x, n)
+			x := *v.(*T) // a copy: put may run again on a newer head
+			if id(&x) == "" {
+				setID(&x, n)
 			}
 			l := field(s)
 			if i := index(s, n); i >= 0 {
 				if keep != nil {
-					keep(&(*l)[i], x)
+					keep(&(*l)[i], &x)
 				}
-				(*l)[i] = *x
+				(*l)[i] = x
 				return true
 			}
-			*l = append(*l, *x)
+			*l = append(*l, x)
 			return false
 		},
 		remove: func(s *model.State, n string) bool {
