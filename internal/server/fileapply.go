@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -78,6 +79,17 @@ func (s *Server) writeApplied(a appliedFile) error {
 // applied again at the next start: its state then equals the head, and
 // nothing is committed.
 func (s *Server) apply(ctx context.Context, st store.Store, doc *model.Document, sum string) error {
+	// An API change committed between our read of the head and our commit
+	// makes the commit fail; the file still wins, over the newer head.
+	for try := 1; ; try++ {
+		err := s.applyOnce(ctx, st, doc, sum)
+		if !errors.Is(err, store.ErrConflict) || try == 5 {
+			return err
+		}
+	}
+}
+
+func (s *Server) applyOnce(ctx context.Context, st store.Store, doc *model.Document, sum string) error {
 	head, err := st.Head(ctx)
 	if err != nil {
 		return err
