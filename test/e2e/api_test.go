@@ -135,6 +135,18 @@ func TestPlanApplyRollback(t *testing.T) {
 		t.Errorf("records after rollback = %d (%v), want 8", len(rec), err)
 	}
 
+	// Ask the live view, and read resources as tables.
+	p.waitFor(t, "version 4", func(s status) bool { return s.ViewVersion == 4 })
+	if out := p.mustCLI(t, "answer", "r7.example.test", "A", "--client", "192.0.2.55"); !strings.Contains(out, "NOERROR") || !strings.Contains(out, "192.0.2.8") {
+		t.Errorf("answer r7:\n%s\nwant NOERROR with 192.0.2.8", out)
+	}
+	if out := p.mustCLI(t, "get", "tg"); !strings.Contains(out, "web   http      8082") {
+		t.Errorf("get tg:\n%s\nwant web on 8082", out)
+	}
+	if out := p.mustCLI(t, "describe", "target_group", "web"); !strings.HasPrefix(out, "name: web\nprotocol: http\nport: 8082\n") {
+		t.Errorf("describe target_group web:\n%s", out)
+	}
+
 	// API changes survive a restart with the unchanged file; an edited file
 	// wins and the log says what it replaced.
 	p.mustCLI(t, "shift", "start", "--target-group", "web", "--away-from", "a", "--expires-in", "1h")
