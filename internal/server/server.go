@@ -216,7 +216,6 @@ func (s *Server) newDNS() (*dnsserver.Server, error) {
 			return nil, fmt.Errorf("server: dns: %w", err)
 		}
 		dc.Locator = db
-		s.locator = db
 	}
 	d, err := dnsserver.New(dc)
 	if err != nil {
@@ -230,6 +229,7 @@ func (s *Server) newDNS() (*dnsserver.Server, error) {
 	}
 	s.mu.Lock()
 	s.dns = d
+	s.locator = dc.Locator
 	s.mu.Unlock()
 	return d, nil
 }
