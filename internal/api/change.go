@@ -108,12 +108,9 @@ func (a *API) commitOnce(w http.ResponseWriter, r *http.Request, source, note st
 	if want != nil && *want != head.Version {
 		return mismatch(head.Version, *want)
 	}
-	old, err := a.cfg.Store.Head(r.Context()) // a second copy to diff against
+	old, err := a.unchanged(r, head.Version)
 	if err != nil {
 		return err
-	}
-	if old.Version != head.Version {
-		return mismatch(old.Version, head.Version)
 	}
 	next := head.State
 	if err := mutate(next); err != nil {
@@ -123,7 +120,7 @@ func (a *API) commitOnce(w http.ResponseWriter, r *http.Request, source, note st
 	if err := next.Validate(); err != nil {
 		return invalid(err)
 	}
-	diff := model.Diff(old.State, next)
+	diff := model.Diff(old, next)
 	res := Result{Version: head.Version, Previous: head.Version, Summary: note + model.Summary(diff), Changes: Changes(diff)}
 	if dels := MassDeletes(diff); len(dels) > a.cfg.MaxDeletes && !flag(r, "allow_mass_delete") {
 		return &Error{Status: http.StatusUnprocessableEntity, Code: "mass_delete", Changes: Changes(dels),
@@ -149,6 +146,23 @@ func (a *API) commitOnce(w http.ResponseWriter, r *http.Request, source, note st
 	res.Version, res.Committed = snap.Version, true
 	w.Header().Set("ETag", etag(snap.Version))
 	return writeJSON(w, http.StatusOK, res)
+}
+
+// unchanged returns a read-only copy of version v to diff against: the live
+// view's state when the view is of v (it is immutable, and saves decoding
+// the whole state a second time), else a fresh read of the head.
+func (a *API) unchanged(r *http.Request, v uint64) (*model.State, error) {
+	if cur := a.cfg.Views.Load(); cur != nil && cur.Version == v && cur.State != nil {
+		return cur.State, nil
+	}
+	old, err := a.cfg.Store.Head(r.Context())
+	if err != nil {
+		return nil, err
+	}
+	if old.Version != v {
+		return nil, mismatch(old.Version, v)
+	}
+	return old.State, nil
 }
 
 func mismatch(current, want uint64) *Error {

@@ -67,14 +67,14 @@ hosted_zones:
 // listener, with views built from every committed version as the server
 // builds them.
 type env struct {
-	t     *testing.T
+	t     testing.TB
 	store store.Store
 	pub   *view.Publisher
 	srv   *httptest.Server
 	now   time.Time
 }
 
-func parseState(t *testing.T, yaml string) *model.State {
+func parseState(t testing.TB, yaml string) *model.State {
 	t.Helper()
 	doc, err := config.Parse("test.yaml", []byte(yaml))
 	if err != nil {
@@ -83,7 +83,7 @@ func parseState(t *testing.T, yaml string) *model.State {
 	return &doc.State
 }
 
-func newEnv(t *testing.T, initial string, cfg api.Config) *env {
+func newEnv(t testing.TB, initial string, cfg api.Config) *env {
 	t.Helper()
 	st, err := store.Open(filepath.Join(t.TempDir(), "state.db"), store.Options{})
 	if err != nil {
