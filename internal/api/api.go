@@ -68,6 +68,7 @@ package api
 import (
 	"log/slog"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/switchboard/switchboard/internal/dnsserver"
@@ -158,6 +159,19 @@ func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	a.mux.ServeHTTP(w, r)
 }
 
+// allowed lists the methods an endpoint at r's path takes.
+func (a *API) allowed(r *http.Request) []string {
+	var out []string
+	for _, m := range []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete} {
+		r2 := r.Clone(r.Context())
+		r2.Method = m
+		if _, pattern := a.mux.Handler(r2); pattern != Prefix && pattern != "" {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
 func (a *API) routes() {
 	m := a.mux
 	handle := func(pattern string, h func(http.ResponseWriter, *http.Request) error) {
@@ -205,6 +219,11 @@ func (a *API) routes() {
 	handle("GET "+Prefix+"route", a.route)
 
 	handle(Prefix, func(w http.ResponseWriter, r *http.Request) error {
+		if allowed := a.allowed(r); len(allowed) > 0 {
+			w.Header().Set("Allow", strings.Join(allowed, ", "))
+			return &Error{Status: http.StatusMethodNotAllowed, Code: "method_not_allowed",
+				Message: r.URL.Path + " takes " + strings.Join(allowed, ", ") + ", not " + r.Method}
+		}
 		return &Error{Status: http.StatusNotFound, Code: "not_found", Message: r.Method + " " + r.URL.Path + " is not an API endpoint"}
 	})
 }

@@ -144,6 +144,11 @@ func TestValidationErrorShape(t *testing.T) {
 	if er := r.apiError(t); er.Code != "bad_request" {
 		t.Errorf("unknown field: %+v, want bad_request", er)
 	}
+	r = e.do("PATCH", "/api/v1/zones/a", "{}")
+	want(t, r, http.StatusMethodNotAllowed)
+	if er := r.apiError(t); er.Code != "method_not_allowed" || !strings.Contains(er.Message, "GET, PUT, DELETE") {
+		t.Errorf("PATCH a zone: %+v, want method_not_allowed naming GET, PUT, DELETE", er)
+	}
 	r = e.do("GET", "/api/v1/nothing", "")
 	want(t, r, http.StatusNotFound)
 	if er := r.apiError(t); er.Code != "not_found" {
