@@ -1,5 +1,9 @@
-// Package cli is switchboard's command line: one verb per file (serve,
-// validate, version), each parsing its own flags.
+// Package cli is switchboard's command line: serve, validate and version,
+// and the verbs that talk to a running server's API (plan.go: plan and
+// apply; get.go: get and describe; ops.go: history, rollback, shift, health
+// and answer), each parsing its own flags. The API verbs take --server
+// (env SWITCHBOARD_SERVER, default http://127.0.0.1:9090), --token (env
+// SWITCHBOARD_TOKEN) and -o table|json.
 package cli
 
 import (
@@ -22,6 +26,15 @@ func verbs() []verb {
 		{"validate", "check configuration files and print every problem", validate},
 		{"demo", "run a demo: three zones of backends behind DNS and a load balancer", demoVerb},
 		{"version", "print the version", version},
+		{"plan", "show what applying a file would change in the running state", plan},
+		{"apply", "make a file's state the running state, as one change", apply},
+		{"get", "list resources of a kind, or show one", get},
+		{"describe", "show one resource in full", describe},
+		{"history", "list the versions of the desired state", history},
+		{"rollback", "make an earlier version the running state again", rollback},
+		{"shift", "start, extend, cancel or list zonal shifts", shift},
+		{"health", "show health per check, target, group and zone", healthVerb},
+		{"answer", "ask the live view what DNS answers or where a request goes", answer},
 	}
 }
 

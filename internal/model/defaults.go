@@ -10,6 +10,7 @@ import (
 // the field it fills.
 const (
 	DefaultAdminListen         = "127.0.0.1:9090"
+	DefaultMaxDeletes          = 5
 	DefaultShutdownTimeout     = 30 * time.Second
 	DefaultInterval            = 10 * time.Second
 	DefaultTimeout             = 5 * time.Second
@@ -30,6 +31,9 @@ const (
 func (d *Document) SetDefaults() {
 	if d.Server.Admin.Listen == "" {
 		d.Server.Admin.Listen = DefaultAdminListen
+	}
+	if d.Server.Admin.MaxDeletes == nil {
+		d.Server.Admin.MaxDeletes = ptr(DefaultMaxDeletes)
 	}
 	if d.Server.ShutdownTimeout == 0 {
 		d.Server.ShutdownTimeout = Duration(DefaultShutdownTimeout)

@@ -21,6 +21,10 @@ type ResourceChange struct {
 	Kind string // the State field, e.g. "target_groups"
 	Name string // the resource's identity within its kind
 	Op   Op
+	// Old and New are the resource before and after the change (a value of
+	// its model type; a RecordSet for records), nil for an addition and a
+	// removal respectively, so that plan can show what a change changes.
+	Old, New any
 }
 
 func (c ResourceChange) String() string { return fmt.Sprintf("%c%s[%s]", c.Op, c.Kind, c.Name) }
@@ -109,15 +113,23 @@ func diffKind[T any](out []ResourceChange, kind string, old, new []T, id func(T)
 		prev, ok := before[k]
 		switch {
 		case !ok:
-			out = append(out, ResourceChange{kind, k, Add})
+			out = append(out, ResourceChange{Kind: kind, Name: k, Op: Add, New: plain(x)})
 		case !reflect.DeepEqual(prev, x):
-			out = append(out, ResourceChange{kind, k, Change})
+			out = append(out, ResourceChange{Kind: kind, Name: k, Op: Change, Old: plain(prev), New: plain(x)})
 		}
 	}
 	for _, x := range old {
 		if k := id(x); !after[k] {
-			out = append(out, ResourceChange{kind, k, Remove})
+			out = append(out, ResourceChange{Kind: kind, Name: k, Op: Remove, Old: plain(x)})
 		}
 	}
 	return out
+}
+
+// plain returns x as its model type: a record without its zone.
+func plain[T any](x T) any {
+	if r, ok := any(x).(zoneRecord); ok {
+		return r.RecordSet
+	}
+	return x
 }

@@ -157,6 +157,46 @@ type Admin struct {
 	// printable ASCII characters without spaces, such as the output of
 	// `openssl rand -hex 32`.
 	UIToken string `yaml:"ui_token" json:"ui_token,omitempty"`
+	// Tokens are the bearer tokens of the REST API under /api/v1/. Without
+	// any (here or in the environment, see internal/api), the API answers
+	// only clients on loopback addresses. Optional.
+	Tokens []APIToken `yaml:"tokens" json:"tokens,omitempty"`
+	// TLS serves the admin listener over HTTPS with this certificate. Optional.
+	TLS *Certificate `yaml:"tls" json:"tls,omitempty"`
+	// MaxDeletes is how many records, target groups and load balancers
+	// together one API change may delete unless it asks for
+	// allow_mass_delete. Default 5; 0–100000.
+	MaxDeletes *int `yaml:"max_deletes" json:"max_deletes,omitempty"`
+}
+
+// APIToken is one bearer token of the REST API.
+type APIToken struct {
+	// Name says whose token it is; it is the author of the changes made with
+	// it. Unique; 1–63 characters.
+	Name string `yaml:"name" json:"name"`
+	// Scope is read (GET requests) or write (every request).
+	Scope TokenScope `yaml:"scope" json:"scope"`
+	// Token is the secret itself, 16–256 characters. Set token or token_env.
+	Token string `yaml:"token" json:"token,omitempty"`
+	// TokenEnv names the environment variable that holds the secret.
+	TokenEnv string `yaml:"token_env" json:"token_env,omitempty"`
+}
+
+// TokenScope is what an API token may do.
+type TokenScope string
+
+// Token scopes.
+const (
+	ScopeRead  TokenScope = "read"
+	ScopeWrite TokenScope = "write"
+)
+
+// Values lists the token scopes.
+func (TokenScope) Values() []string { return []string{"read", "write"} }
+
+// UnmarshalText accepts one of Values, in any case.
+func (t *TokenScope) UnmarshalText(b []byte) error {
+	return unmarshalEnum(t, b, "token scope", t.Values())
 }
 
 // State is the desired state: every resource, as one versioned unit in the store.

@@ -16,6 +16,7 @@ func (d *Document) Validate() error {
 		v.add(srv.Field("admin").Field("listen"), "host:port", "is empty")
 	}
 	v.uiToken(srv.Field("admin").Field("ui_token"), d.Server.Admin.UIToken)
+	v.admin(srv.Field("admin"), &d.Server.Admin)
 	v.duration(srv.Field("shutdown_timeout"), d.Server.ShutdownTimeout, 0, time.Hour)
 	dp := srv.Field("dns")
 	seen := map[string]bool{}

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/switchboard/switchboard/internal/api/route53"
+	"github.com/switchboard/switchboard/internal/api"
 	"github.com/switchboard/switchboard/internal/config"
 	"github.com/switchboard/switchboard/internal/health/state"
 )
@@ -17,7 +18,8 @@ import (
 //	GET /healthz  200 while the process runs
 //	GET /readyz   200 once a view is published, 503 before and while draining
 //	GET /status   JSON: versions, the last configuration error, recent history
-func (s *Server) adminHandler() http.Handler {
+//	/api/v1/...   the REST API (internal/api)
+func (s *Server) adminHandler(apiHandler http.Handler) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
@@ -27,6 +29,7 @@ func (s *Server) adminHandler() http.Handler {
 	mux.HandleFunc("GET /status", s.status)
 	mux.Handle("/"+route53.APIVersion+"/", s.route53())
 	s.mountObserve(mux) // /metrics and the dashboard
+	mux.Handle(api.Prefix, apiHandler) // the REST API: internal/api, wired in api.go
 	return mux
 }
 

@@ -66,7 +66,7 @@ func shiftServer(t *testing.T, token string) (*Server, store.Store) {
 func TestShiftHandlers(t *testing.T) {
 	const token = "0123456789abcdef0123"
 	s, st := shiftServer(t, token)
-	h := s.adminHandler()
+	h := s.adminHandler(http.NotFoundHandler())
 	do := func(method, url, tok, body string) (int, string) {
 		req := httptest.NewRequest(method, url, strings.NewReader(body))
 		if tok != "" {
@@ -137,7 +137,7 @@ func TestShiftsReadOnlyWithoutToken(t *testing.T) {
 	rec := httptest.NewRecorder()
 	req := httptest.NewRequest("POST", "/ui/api/shifts", strings.NewReader(`{}`))
 	req.Header.Set("Authorization", "Bearer anything-at-all-here")
-	s.adminHandler().ServeHTTP(rec, req)
+	s.adminHandler(http.NotFoundHandler()).ServeHTTP(rec, req)
 	if rec.Code != http.StatusForbidden || !strings.Contains(rec.Body.String(), "read-only") {
 		t.Errorf("POST without a configured token = %d %s, want 403 read-only", rec.Code, rec.Body)
 	}

@@ -1,7 +1,18 @@
 // Package server runs one switchboard process: it loads the configuration
 // file into the store, builds a view from every committed version and
 // publishes it, re-reads the file on request or change, and serves the admin
-// listener. It owns every goroutine it starts; Run returns when they are done.
+// listener with the REST API. It owns every goroutine it starts; Run returns
+// when they are done.
+//
+// Two sources write the store: the configuration file and the REST API.
+// They meet by this rule: the file is applied only when its content changed
+// since it was last applied. The SHA-256 of the content last applied, and
+// the version that made, are kept next to the store (file-applied.json in
+// the data directory). So a restart, a SIGHUP or a touch with the same
+// content leaves changes made through the API in place, and they survive
+// restarts; an edited file wins, replaces the whole state (API changes made
+// since included, which the log says with the versions it replaces), and
+// `switchboard plan FILE` shows beforehand what it would replace.
 package server
 
 import (
@@ -70,6 +81,7 @@ type Server struct {
 	draining  bool
 	dns       *dnsserver.Server // nil without DNS listen addresses
 	store     store.Store       // set once Run has opened it
+	locator   dnsserver.Locator // the DNS server's GeoIP database, nil without
 }
 
 // New checks cfg and returns a Server. It does no I/O.
@@ -106,7 +118,7 @@ func (s *Server) Views() *view.Publisher { return s.pub }
 // is invalid at start is fatal only when the store has no earlier state to
 // serve.
 func (s *Server) Run(ctx context.Context) error {
-	doc, loadErr := config.Load(s.cfg.ConfigPath)
+	doc, sum, loadErr := loadFile(s.cfg.ConfigPath)
 	st, err := store.Open(filepath.Join(s.cfg.DataDir, "state.db"), store.Options{})
 	if err != nil {
 		return err
@@ -136,7 +148,7 @@ func (s *Server) Run(ctx context.Context) error {
 	default:
 		s.settings = doc.Server
 		s.lastStat = stamp(s.cfg.ConfigPath)
-		if err := s.apply(ctx, st, doc); err != nil {
+		if err := s.apply(ctx, st, doc, sum); err != nil {
 			return err
 		}
 	}
@@ -145,12 +157,19 @@ func (s *Server) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	apiHandler, err := s.newAPI(st)
+	if err != nil {
+		return err
+	}
 	ln, err := net.Listen("tcp", s.settings.Admin.Listen)
 	if err != nil {
 		return fmt.Errorf("server: admin listener: %w", err)
 	}
+	if ln, err = s.adminTLS(ln); err != nil {
+		return err
+	}
 	s.log.Info("admin listener", "addr", ln.Addr().String())
-	admin := &http.Server{Handler: s.adminHandler(), ReadHeaderTimeout: 10 * time.Second}
+	admin := &http.Server{Handler: s.adminHandler(apiHandler), ReadHeaderTimeout: 10 * time.Second}
 	admin.RegisterOnShutdown(s.obs.closeStreams)
 
 	runCtx, stop := context.WithCancel(context.Background())
@@ -215,6 +234,7 @@ func (s *Server) newDNS() (*dnsserver.Server, error) {
 	}
 	s.mu.Lock()
 	s.dns = d
+	s.locator = dc.Locator
 	s.mu.Unlock()
 	return d, nil
 }
@@ -237,32 +257,6 @@ func (s *Server) shutdown(g *errgroup.Group, stop context.CancelFunc, admin *htt
 	}
 	s.log.Info("stopped")
 	return errors.Join(err, shutErr)
-}
-
-// apply commits doc's state as a new version unless it equals the head.
-func (s *Server) apply(ctx context.Context, st store.Store, doc *model.Document) error {
-	head, err := st.Head(ctx)
-	if err != nil {
-		return err
-	}
-	changes := model.Diff(head.State, &doc.State)
-	if len(changes) == 0 && head.Version > 0 {
-		s.log.Info("configuration unchanged", "version", head.Version)
-		return nil
-	}
-	v := head.Version
-	snap, err := st.Commit(ctx, store.Batch{
-		State:     &doc.State,
-		IfVersion: &v,
-		Source:    "file",
-		Author:    s.cfg.ConfigPath,
-		Summary:   model.Summary(changes),
-	})
-	if err != nil {
-		return err
-	}
-	s.log.Info("configuration applied", "version", snap.Version, "changes", snap.Change.Summary)
-	return nil
 }
 
 // buildViews builds and publishes a view for every committed version and
@@ -365,9 +359,9 @@ func (s *Server) watchFile(ctx context.Context, st store.Store) error {
 // refused whole and the state that runs keeps running.
 func (s *Server) reload(ctx context.Context, st store.Store) {
 	fs := stamp(s.cfg.ConfigPath)
-	doc, err := config.Load(s.cfg.ConfigPath)
+	doc, sum, err := loadFile(s.cfg.ConfigPath)
 	if err == nil {
-		err = s.apply(ctx, st, doc)
+		err = s.apply(ctx, st, doc, sum)
 	}
 	s.mu.Lock()
 	s.lastStat = fs
