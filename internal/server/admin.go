@@ -7,8 +7,8 @@ import (
 	"slices"
 	"time"
 
-	"github.com/switchboard/switchboard/internal/api/route53"
 	"github.com/switchboard/switchboard/internal/api"
+	"github.com/switchboard/switchboard/internal/api/route53"
 	"github.com/switchboard/switchboard/internal/config"
 	"github.com/switchboard/switchboard/internal/health/state"
 )
@@ -28,7 +28,7 @@ func (s *Server) adminHandler(apiHandler http.Handler) http.Handler {
 	mux.HandleFunc("GET /readyz", s.readyz)
 	mux.HandleFunc("GET /status", s.status)
 	mux.Handle("/"+route53.APIVersion+"/", s.route53())
-	s.mountObserve(mux) // /metrics and the dashboard
+	s.mountObserve(mux)                // /metrics and the dashboard
 	mux.Handle(api.Prefix, apiHandler) // the REST API: internal/api, wired in api.go
 	return mux
 }
