@@ -26,6 +26,7 @@ func (s *Server) newAPI(st store.Store) (http.Handler, error) {
 	}
 	s.mu.Lock()
 	loc := s.locator
+	s.apiTokens = tokens
 	s.mu.Unlock()
 	if len(tokens) == 0 {
 		s.log.Info("the API has no tokens and answers loopback clients only", "prefix", api.Prefix)

@@ -238,7 +238,7 @@ func (o *observer) dashboard() Dashboard {
 	d.Config = DashConfig{OK: s.configErr == nil, Errors: errorLines(s.configErr)}
 	s.mu.Unlock()
 	d.Config.DesiredVersion = s.configStatus().DesiredVersion
-	d.ShiftsWritable = s.uiToken() != ""
+	d.ShiftsWritable = s.shiftsWritable()
 	return d
 }
 

@@ -19,6 +19,7 @@ import (
 
 	"go.uber.org/goleak"
 
+	"github.com/switchboard/switchboard/internal/api"
 	"github.com/switchboard/switchboard/internal/config"
 	"github.com/switchboard/switchboard/internal/health/state"
 	"github.com/switchboard/switchboard/internal/model"
@@ -89,7 +90,7 @@ func TestShiftHandlers(t *testing.T) {
 		wantBody                       string
 		wantShifts                     []string // "group/zone"
 	}{
-		{"no token", "POST", "/ui/api/shifts", "", `{"target_group":"web","away_from":"a","expires_in":"1h"}`, 401, "a valid UI token is required", nil},
+		{"no token", "POST", "/ui/api/shifts", "", `{"target_group":"web","away_from":"a","expires_in":"1h"}`, 401, "a valid UI token or API write token is required", nil},
 		{"wrong token", "POST", "/ui/api/shifts", "0123456789abcdef0124", `{"target_group":"web","away_from":"a","expires_in":"1h"}`, 401, "a valid UI token", nil},
 		{"unknown field", "POST", "/ui/api/shifts", token, `{"target":"web"}`, 400, `unknown field \"target\"`, nil},
 		{"too short", "POST", "/ui/api/shifts", token, `{"target_group":"web","away_from":"a","expires_in":"10s"}`, 400, "1m–72h", nil},
@@ -140,6 +141,19 @@ func TestShiftsReadOnlyWithoutToken(t *testing.T) {
 	s.adminHandler(http.NotFoundHandler()).ServeHTTP(rec, req)
 	if rec.Code != http.StatusForbidden || !strings.Contains(rec.Body.String(), "read-only") {
 		t.Errorf("POST without a configured token = %d %s, want 403 read-only", rec.Code, rec.Body)
+	}
+	// A write token of the REST API works too; a read token does not.
+	s.mu.Lock()
+	s.apiTokens = []api.Token{{Name: "ro", Scope: model.ScopeRead, Secret: "read-only-secret-0123"}, {Name: "ops", Scope: model.ScopeWrite, Secret: "api-write-secret-0123"}}
+	s.mu.Unlock()
+	for tok, want := range map[string]int{"read-only-secret-0123": http.StatusUnauthorized, "api-write-secret-0123": http.StatusBadRequest} {
+		rec := httptest.NewRecorder()
+		req := httptest.NewRequest("POST", "/ui/api/shifts", strings.NewReader(`{}`))
+		req.Header.Set("Authorization", "Bearer "+tok)
+		s.adminHandler(http.NotFoundHandler()).ServeHTTP(rec, req)
+		if rec.Code != want {
+			t.Errorf("POST with token %s = %d %s, want %d", tok, rec.Code, rec.Body, want)
+		}
 	}
 	t.Setenv("SWITCHBOARD_UI_TOKEN", "from-the-environment-0123")
 	if got := s.uiToken(); got != "from-the-environment-0123" {

@@ -30,6 +30,7 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
+	"github.com/switchboard/switchboard/internal/api"
 	"github.com/switchboard/switchboard/internal/config"
 	"github.com/switchboard/switchboard/internal/dnsserver"
 	"github.com/switchboard/switchboard/internal/geoip"
@@ -79,6 +80,7 @@ type Server struct {
 	lastOK    time.Time // last successful load
 	lastStat  fileStamp
 	draining  bool
+	apiTokens []api.Token       // the REST API's tokens; write ones also authorise dashboard shifts
 	dns       *dnsserver.Server // nil without DNS listen addresses
 	store     store.Store       // set once Run has opened it
 	locator   dnsserver.Locator // the DNS server's GeoIP database, nil without

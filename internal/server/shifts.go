@@ -62,21 +62,52 @@ func (s *Server) uiToken() string {
 	return s.settings.Admin.UIToken
 }
 
-// authorizeShift answers and returns false unless r carries the UI token.
+// shiftsWritable reports whether some token may start shifts from the page.
+func (s *Server) shiftsWritable() bool {
+	if s.uiToken() != "" {
+		return true
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, t := range s.apiTokens {
+		if t.Scope == model.ScopeWrite {
+			return true
+		}
+	}
+	return false
+}
+
+// authorizeShift answers and returns false unless r carries the UI token
+// or a write token of the REST API, so that an operator needs one secret
+// for both.
 func (s *Server) authorizeShift(w http.ResponseWriter, r *http.Request) bool {
-	tok := s.uiToken()
-	switch {
-	case tok == "":
-		writeJSON(w, http.StatusForbidden, shiftError{Error: "the dashboard is read-only: set server.admin.ui_token or SWITCHBOARD_UI_TOKEN to start zonal shifts from it"})
-		return false
-	case len(tok) < 16:
-		writeJSON(w, http.StatusForbidden, shiftError{Error: "the UI token is shorter than 16 characters: shifts from the dashboard are refused"})
+	var accepted []string
+	if tok := s.uiToken(); tok != "" {
+		if len(tok) < 16 {
+			writeJSON(w, http.StatusForbidden, shiftError{Error: "the UI token is shorter than 16 characters: shifts from the dashboard are refused"})
+			return false
+		}
+		accepted = append(accepted, tok)
+	}
+	s.mu.Lock()
+	for _, t := range s.apiTokens {
+		if t.Scope == model.ScopeWrite {
+			accepted = append(accepted, t.Secret)
+		}
+	}
+	s.mu.Unlock()
+	if len(accepted) == 0 {
+		writeJSON(w, http.StatusForbidden, shiftError{Error: "the dashboard is read-only: set server.admin.ui_token (or SWITCHBOARD_UI_TOKEN) or a write token of the API to start zonal shifts from it"})
 		return false
 	}
 	got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-	if !ok || subtle.ConstantTimeCompare([]byte(got), []byte(tok)) != 1 {
+	match := 0
+	for _, tok := range accepted {
+		match |= subtle.ConstantTimeCompare([]byte(got), []byte(tok))
+	}
+	if !ok || match != 1 {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="switchboard"`)
-		writeJSON(w, http.StatusUnauthorized, shiftError{Error: "a valid UI token is required (Authorization: Bearer …)"})
+		writeJSON(w, http.StatusUnauthorized, shiftError{Error: "a valid UI token or API write token is required (Authorization: Bearer …)"})
 		return false
 	}
 	return true
