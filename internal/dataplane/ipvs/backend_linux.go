@@ -1,7 +1,6 @@
 package ipvs
 
 import (
-	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -20,8 +19,15 @@ var _ dataplane.Backend = (*Backend)(nil)
 
 // Backend programs IPVS virtual services towards a view. Apply and Close may
 // be called from any goroutine; calls are serialized. The backend owns one
-// goroutine, which reconciles the last view again when a drain ends; Close
-// stops it.
+// goroutine, which reconciles the last view again when a drain ends and
+// when the table is due to be read again; Close stops it.
+//
+// Reading the table back costs more than the change itself when a group is
+// large (a netlink dump of every real server), so Apply diffs against the
+// table as the backend last read and wrote it, and reads it from the kernel
+// again on the first Apply, after any change the kernel refused, and at
+// least every ResyncInterval. What someone else changed in an owned service
+// is repaired at the next read.
 type Backend struct {
 	// Immutable after New.
 	cfg  Config
@@ -34,9 +40,11 @@ type Backend struct {
 	conn     *conn
 	last     *view.View
 	drains   map[drainKey]time.Time
-	delays   map[serviceKey]time.Duration // deregistration delay per service last desired
-	seen     map[netip.Addr]bool          // virtual addresses this backend has programmed
-	deadline time.Time                    // earliest drain deadline, zero when none
+	delays   map[serviceKey]time.Duration  // deregistration delay per service last desired
+	seen     map[netip.Addr]bool           // virtual addresses this backend has programmed
+	deadline time.Time                     // when the loop should reconcile next, zero for never
+	table    map[serviceKey]*kernelService // the kernel's table as last read and written; nil: read it
+	readAt   time.Time                     // when table was read from the kernel
 	closed   bool
 }
 
@@ -110,11 +118,15 @@ func (b *Backend) reconcileLocked(ctx context.Context) (dataplane.Report, error)
 	configured := viewAddrs(b.last)
 	owned := func(a netip.Addr) bool { return b.seen[a] || configured[a] }
 
-	kernel, err := b.conn.services()
-	if err != nil {
-		return rep, err
-	}
 	now := b.cfg.now()
+	if b.table == nil || b.cfg.ResyncInterval < 0 || now.Sub(b.readAt) >= b.cfg.resync() {
+		table, err := b.conn.services()
+		if err != nil {
+			return rep, err
+		}
+		b.table, b.readAt = table, now
+	}
+	kernel := b.table
 	ops, next := plan(kernel, want, owned, b.drains, b.delays, now)
 	failed := make(map[drainKey]bool)
 	for _, o := range ops {
@@ -129,7 +141,11 @@ func (b *Backend) reconcileLocked(ctx context.Context) (dataplane.Report, error)
 			}
 			rep.Problems = append(rep.Problems, fmt.Sprintf("%s %s: %v", o.Kind, what, err))
 			failed[drainKey{o.Svc, o.Addr}] = true
+			b.table = nil // the kernel is not what we thought: read it next time
 			continue
+		}
+		if b.table != nil {
+			record(b.table, o)
 		}
 		switch o.Kind {
 		case addService, addDest:
@@ -154,10 +170,32 @@ func (b *Backend) reconcileLocked(ctx context.Context) (dataplane.Report, error)
 			}
 		}
 	}
-	b.setDeadlineLocked()
 	rep.Services = report(want, kernel, next)
+	b.setDeadlineLocked()
 	rep.Took = time.Since(start)
 	return rep, nil
+}
+
+// record changes table as a successful op changed the kernel's.
+func record(table map[serviceKey]*kernelService, o op) {
+	switch o.Kind {
+	case addService:
+		table[o.Svc] = &kernelService{Key: o.Svc, Sched: o.Spec.Sched, Flags: o.Spec.Flags, Timeout: o.Spec.Timeout, Dests: map[netip.AddrPort]dest{}}
+	case setService:
+		if s := table[o.Svc]; s != nil {
+			s.Sched, s.Flags, s.Timeout = o.Spec.Sched, o.Spec.Flags, o.Spec.Timeout
+		}
+	case delService:
+		delete(table, o.Svc)
+	case addDest, setDest:
+		if s := table[o.Svc]; s != nil {
+			s.Dests[o.Addr] = o.Dest
+		}
+	case delDest:
+		if s := table[o.Svc]; s != nil {
+			delete(s.Dests, o.Addr)
+		}
+	}
 }
 
 // report lists what is programmed: the desired services with their real
@@ -166,15 +204,20 @@ func report(want map[serviceKey]*service, kernel map[serviceKey]*kernelService, 
 	var out []dataplane.Service
 	for _, s := range sortedServices(want) {
 		rs := dataplane.Service{Name: s.Name, VIP: s.Key.Addr.String(), Protocol: protoName(s.Key.Proto)}
-		for _, a := range sortedAddrs(s.Dests) {
-			rs.Targets = append(rs.Targets, dataplane.WeightedTarget{Addr: a.String(), Weight: s.Dests[a].Weight})
+		addrs := make([]netip.AddrPort, 0, len(s.Dests))
+		for a := range s.Dests {
+			addrs = append(addrs, a)
 		}
 		for k := range drains {
 			if k.Svc == s.Key && k.Addr.IsValid() {
-				rs.Targets = append(rs.Targets, dataplane.WeightedTarget{Addr: k.Addr.String(), Weight: 0})
+				addrs = append(addrs, k.Addr)
 			}
 		}
-		slices.SortFunc(rs.Targets, func(a, b dataplane.WeightedTarget) int { return compareAddrStrings(a.Addr, b.Addr) })
+		slices.SortFunc(addrs, netip.AddrPort.Compare)
+		rs.Targets = make([]dataplane.WeightedTarget, len(addrs))
+		for i, a := range addrs {
+			rs.Targets[i] = dataplane.WeightedTarget{Addr: a.String(), Weight: s.Dests[a].Weight} // draining: absent, weight 0
+		}
 		out = append(out, rs)
 	}
 	for k := range drains {
@@ -192,30 +235,28 @@ func report(want map[serviceKey]*service, kernel map[serviceKey]*kernelService, 
 	return out
 }
 
-func compareAddrStrings(a, b string) int {
-	pa, ea := netip.ParseAddrPort(a)
-	pb, eb := netip.ParseAddrPort(b)
-	if ea != nil || eb != nil {
-		return cmp.Compare(a, b)
-	}
-	return pa.Compare(pb)
-}
-
-// setDeadlineLocked records the earliest drain deadline and wakes the loop
-// when it changed. b.mu must be held.
+// setDeadlineLocked sets when the loop reconciles next: the earliest drain
+// deadline, or the next read of the table, whichever comes first; and wakes
+// the loop when that changed. b.mu must be held.
 func (b *Backend) setDeadlineLocked() {
-	first, _ := earliest(b.drains)
-	if first.Equal(b.deadline) {
+	next, _ := earliest(b.drains)
+	if b.cfg.ResyncInterval >= 0 && b.table != nil && b.last != nil {
+		if r := b.readAt.Add(b.cfg.resync()); next.IsZero() || r.Before(next) {
+			next = r
+		}
+	}
+	if next.Equal(b.deadline) {
 		return
 	}
-	b.deadline = first
+	b.deadline = next
 	select {
 	case b.wake <- struct{}{}:
 	default:
 	}
 }
 
-// loop reconciles the last view when the earliest drain deadline passes.
+// loop reconciles the last view when a drain ends or the table is due to
+// be read.
 func (b *Backend) loop() {
 	defer close(b.done)
 	t := time.NewTimer(time.Hour)
@@ -239,7 +280,8 @@ func (b *Backend) loop() {
 	}
 }
 
-// handleDeadline reconciles the last view so that ended drains are deleted.
+// handleDeadline reconciles the last view, so that ended drains are deleted
+// and the table is read and repaired.
 func (b *Backend) handleDeadline() {
 	b.mu.Lock()
 	if b.closed {
@@ -248,13 +290,17 @@ func (b *Backend) handleDeadline() {
 	}
 	rep, err := b.reconcileLocked(context.Background())
 	b.mu.Unlock()
+	select { // re-arm the timer even when the next deadline did not change
+	case b.wake <- struct{}{}:
+	default:
+	}
 	switch {
 	case err != nil:
-		b.log.Error("dataplane/ipvs: reconcile after drain", "err", err)
+		b.log.Error("dataplane/ipvs: timed reconcile", "err", err)
 	case len(rep.Problems) > 0:
-		b.log.Warn("dataplane/ipvs: reconcile after drain", "problems", rep.Problems)
+		b.log.Warn("dataplane/ipvs: timed reconcile", "problems", rep.Problems)
 	default:
-		b.log.Debug("dataplane/ipvs: drain ended", "removed", rep.Removed, "took_seconds", rep.Took.Seconds())
+		b.log.Debug("dataplane/ipvs: timed reconcile", "added", rep.Added, "updated", rep.Updated, "removed", rep.Removed, "took_seconds", rep.Took.Seconds())
 	}
 	if b.cfg.OnReport != nil {
 		b.cfg.OnReport(rep)

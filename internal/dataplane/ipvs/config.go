@@ -83,6 +83,12 @@ type Config struct {
 	// VIP they choose; a node that receives a VIP's traffic by other means
 	// (BGP, a router's static route) needs it too.
 	AllNodes bool
+	// ResyncInterval is how often the backend reads the whole table back
+	// from the kernel rather than trusting what it last read and wrote (it
+	// also reads after any change the kernel refuses). The backend reconciles
+	// by itself at this interval, repairing what others changed in its
+	// services. Default 10s; negative reads on every Apply.
+	ResyncInterval time.Duration
 	// NetNS, when non-zero, is a file descriptor of the network namespace to
 	// program instead of the caller's.
 	NetNS int
@@ -108,6 +114,16 @@ func (c *Config) validate() error {
 		return fmt.Errorf("dataplane/ipvs: scheduler %q is not one of %s", c.Scheduler, strings.Join(Schedulers, ", "))
 	}
 	return nil
+}
+
+// DefaultResyncInterval is the default of Config.ResyncInterval.
+const DefaultResyncInterval = 10 * time.Second
+
+func (c *Config) resync() time.Duration {
+	if c.ResyncInterval == 0 {
+		return DefaultResyncInterval
+	}
+	return c.ResyncInterval
 }
 
 func (c *Config) scheduler() string {

@@ -71,20 +71,20 @@ func plan(kernel map[serviceKey]*kernelService, want map[serviceKey]*service, ow
 
 	// drainDest sets a leaving real server to weight 0 first and deletes it
 	// once its delay has passed.
-	drainDest := func(svc serviceKey, addr netip.AddrPort, d dest, delay time.Duration) {
+	drainDest := func(ops []op, svc serviceKey, addr netip.AddrPort, d dest, delay time.Duration) []op {
 		k := drainKey{svc, addr}
 		deadline, draining := drains[k]
 		if !draining {
 			deadline = now.Add(delay)
 		}
 		if !now.Before(deadline) {
-			ops = append(ops, op{Kind: delDest, Svc: svc, Addr: addr})
-			return
+			return append(ops, op{Kind: delDest, Svc: svc, Addr: addr})
 		}
+		next[k] = deadline
 		if d.Weight != 0 {
 			ops = append(ops, op{Kind: setDest, Svc: svc, Addr: addr, Dest: dest{Weight: 0, Method: d.Method}})
 		}
-		next[k] = deadline
+		return ops
 	}
 
 	for _, s := range sortedServices(want) {
@@ -99,21 +99,25 @@ func plan(kernel map[serviceKey]*kernelService, want map[serviceKey]*service, ow
 		if k.Sched != s.Sched || k.Flags != s.Flags || (s.Flags&flagPersistent != 0 && k.Timeout != s.Timeout) {
 			ops = append(ops, op{Kind: setService, Svc: s.Key, Spec: s})
 		}
-		for _, addr := range sortedAddrs(s.Dests) {
-			d := s.Dests[addr]
+		// Walk both sets unsorted (a large group changes little), then order
+		// the few changes by address.
+		var dops []op
+		for addr, d := range s.Dests {
 			have, ok := k.Dests[addr]
 			switch {
 			case !ok:
-				ops = append(ops, op{Kind: addDest, Svc: s.Key, Addr: addr, Dest: d})
+				dops = append(dops, op{Kind: addDest, Svc: s.Key, Addr: addr, Dest: d})
 			case have != d:
-				ops = append(ops, op{Kind: setDest, Svc: s.Key, Addr: addr, Dest: d})
+				dops = append(dops, op{Kind: setDest, Svc: s.Key, Addr: addr, Dest: d})
 			}
 		}
-		for _, addr := range sortedAddrs(k.Dests) {
+		for addr, d := range k.Dests {
 			if _, ok := s.Dests[addr]; !ok {
-				drainDest(s.Key, addr, k.Dests[addr], s.Delay)
+				dops = drainDest(dops, s.Key, addr, d, s.Delay)
 			}
 		}
+		slices.SortFunc(dops, func(a, b op) int { return a.Addr.Compare(b.Addr) })
+		ops = append(ops, dops...)
 	}
 
 	// Owned services that are no longer desired drain as a whole: every real
