@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
-	"slices"
 	"sync"
 	"time"
 
@@ -176,65 +175,6 @@ func (b *Backend) reconcileLocked(ctx context.Context) (dataplane.Report, error)
 	return rep, nil
 }
 
-// record changes table as a successful op changed the kernel's.
-func record(table map[serviceKey]*kernelService, o op) {
-	switch o.Kind {
-	case addService:
-		table[o.Svc] = &kernelService{Key: o.Svc, Sched: o.Spec.Sched, Flags: o.Spec.Flags, Timeout: o.Spec.Timeout, Dests: map[netip.AddrPort]dest{}}
-	case setService:
-		if s := table[o.Svc]; s != nil {
-			s.Sched, s.Flags, s.Timeout = o.Spec.Sched, o.Spec.Flags, o.Spec.Timeout
-		}
-	case delService:
-		delete(table, o.Svc)
-	case addDest, setDest:
-		if s := table[o.Svc]; s != nil {
-			s.Dests[o.Addr] = o.Dest
-		}
-	case delDest:
-		if s := table[o.Svc]; s != nil {
-			delete(s.Dests, o.Addr)
-		}
-	}
-}
-
-// report lists what is programmed: the desired services with their real
-// servers, and what still drains at weight 0.
-func report(want map[serviceKey]*service, kernel map[serviceKey]*kernelService, drains map[drainKey]time.Time) []dataplane.Service {
-	var out []dataplane.Service
-	for _, s := range sortedServices(want) {
-		rs := dataplane.Service{Name: s.Name, VIP: s.Key.Addr.String(), Protocol: protoName(s.Key.Proto)}
-		addrs := make([]netip.AddrPort, 0, len(s.Dests))
-		for a := range s.Dests {
-			addrs = append(addrs, a)
-		}
-		for k := range drains {
-			if k.Svc == s.Key && k.Addr.IsValid() {
-				addrs = append(addrs, k.Addr)
-			}
-		}
-		slices.SortFunc(addrs, netip.AddrPort.Compare)
-		rs.Targets = make([]dataplane.WeightedTarget, len(addrs))
-		for i, a := range addrs {
-			rs.Targets[i] = dataplane.WeightedTarget{Addr: a.String(), Weight: s.Dests[a].Weight} // draining: absent, weight 0
-		}
-		out = append(out, rs)
-	}
-	for k := range drains {
-		if k.Addr.IsValid() {
-			continue
-		}
-		rs := dataplane.Service{Name: "draining", VIP: k.Svc.Addr.String(), Protocol: protoName(k.Svc.Proto)}
-		if ks := kernel[k.Svc]; ks != nil {
-			for _, a := range sortedAddrs(ks.Dests) {
-				rs.Targets = append(rs.Targets, dataplane.WeightedTarget{Addr: a.String(), Weight: 0})
-			}
-		}
-		out = append(out, rs)
-	}
-	return out
-}
-
 // setDeadlineLocked sets when the loop reconciles next: the earliest drain
 // deadline, or the next read of the table, whichever comes first; and wakes
 // the loop when that changed. b.mu must be held.
@@ -280,6 +220,10 @@ func (b *Backend) loop() {
 	}
 }
 
+// retryAfter is how long the loop waits to reconcile again after the table
+// could not be read.
+const retryAfter = time.Second
+
 // handleDeadline reconciles the last view, so that ended drains are deleted
 // and the table is read and repaired.
 func (b *Backend) handleDeadline() {
@@ -289,6 +233,10 @@ func (b *Backend) handleDeadline() {
 		return
 	}
 	rep, err := b.reconcileLocked(context.Background())
+	if err != nil {
+		// The table could not be read: try again in a second, not at once.
+		b.deadline = time.Now().Add(retryAfter)
+	}
 	b.mu.Unlock()
 	select { // re-arm the timer even when the next deadline did not change
 	case b.wake <- struct{}{}:

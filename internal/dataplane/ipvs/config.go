@@ -96,7 +96,8 @@ type Config struct {
 	// (when a drain ends). Default slog.Default().
 	Logger *slog.Logger
 	// OnReport, when set, is called with the report of every reconcile the
-	// backend starts itself, from the backend's timer goroutine.
+	// backend starts itself, from the backend's goroutine; it must not block
+	// (Close waits for that goroutine).
 	OnReport func(dataplane.Report)
 
 	// now is the clock; tests set it. Default time.Now.

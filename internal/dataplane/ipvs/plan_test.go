@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/switchboard/switchboard/internal/dataplane"
 )
 
 func TestPlan(t *testing.T) {
@@ -173,5 +175,57 @@ func TestEarliest(t *testing.T) {
 	d := map[drainKey]time.Time{{Addr: aport("10.0.0.1:1")}: epoch.Add(time.Minute), {Addr: aport("10.0.0.2:1")}: epoch}
 	if got, ok := earliest(d); !ok || !got.Equal(epoch) {
 		t.Errorf("earliest() = %v, %v; want %v", got, ok, epoch)
+	}
+}
+
+// TestRecord checks that the table the backend keeps follows each change as
+// the kernel would, so that the next diff against it is empty.
+func TestRecord(t *testing.T) {
+	vip := serviceKey{Proto: protoTCP, Addr: aport("192.0.2.1:80")}
+	want := map[serviceKey]*service{vip: {Key: vip, Sched: "mh", Flags: flagPersistent, Timeout: 60, Delay: time.Minute,
+		Dests: map[netip.AddrPort]dest{aport("10.0.0.1:80"): {Weight: 3, Method: Tunnel}}}}
+	owned := func(netip.Addr) bool { return true }
+	for _, start := range []map[serviceKey]*kernelService{
+		{},
+		{vip: {Key: vip, Sched: "rr", Dests: dests(NAT, 1, "10.0.0.1:80", "10.0.0.2:80")}},
+		{vip: {Key: vip, Sched: "rr"}, {Proto: protoUDP, Addr: aport("192.0.2.1:53")}: {Dests: dests(NAT, 0, "10.0.0.9:53")}},
+	} {
+		table := start
+		for _, s := range table {
+			if s.Dests == nil {
+				s.Dests = map[netip.AddrPort]dest{}
+			}
+		}
+		var drains map[drainKey]time.Time
+		for round := range 3 { // a drain, then its end, then nothing
+			ops, next := plan(table, want, owned, drains, map[serviceKey]time.Duration{}, epoch.Add(time.Duration(round)*time.Hour))
+			for _, o := range ops {
+				record(table, o)
+			}
+			drains = next
+		}
+		if ops, _ := plan(table, want, owned, drains, map[serviceKey]time.Duration{}, epoch.Add(5*time.Hour)); len(ops) != 0 || len(table) != 1 || len(drains) != 0 {
+			var got []string
+			for _, o := range ops {
+				got = append(got, describe(o))
+			}
+			t.Errorf("after recording every change, plan() = %q with %d services and drains %v; want nothing left to do", got, len(table), drains)
+		}
+	}
+}
+
+func TestReport(t *testing.T) {
+	vip := serviceKey{Proto: protoTCP, Addr: aport("192.0.2.1:80")}
+	gone := serviceKey{Proto: protoUDP, Addr: aport("192.0.2.1:53")}
+	want := map[serviceKey]*service{vip: {Key: vip, Name: "front/tcp:80", Dests: map[netip.AddrPort]dest{aport("10.0.0.10:80"): {Weight: 2}, aport("10.0.0.9:80"): {Weight: 1}}}}
+	kernel := map[serviceKey]*kernelService{gone: {Key: gone, Dests: dests(NAT, 0, "10.0.0.5:53")}}
+	drains := map[drainKey]time.Time{{vip, aport("10.0.0.1:80")}: epoch, {Svc: gone}: epoch}
+	got := report(want, kernel, drains)
+	wantReport := []dataplane.Service{
+		{Name: "front/tcp:80", VIP: "192.0.2.1:80", Protocol: "tcp", Targets: []dataplane.WeightedTarget{{Addr: "10.0.0.1:80"}, {Addr: "10.0.0.9:80", Weight: 1}, {Addr: "10.0.0.10:80", Weight: 2}}},
+		{Name: "draining", VIP: "192.0.2.1:53", Protocol: "udp", Targets: []dataplane.WeightedTarget{{Addr: "10.0.0.5:53"}}},
+	}
+	if diff := cmp.Diff(wantReport, got); diff != "" {
+		t.Errorf("report() mismatch (-want +got):\n%s", diff)
 	}
 }
