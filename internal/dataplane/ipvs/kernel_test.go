@@ -23,6 +23,10 @@ import (
 // there, where the kernel has IPVS.
 const guestEnv = "SWITCHBOARD_GUEST"
 
+// syncRoundsEnv sets the rounds of TestGuestSyncTime; TestKernel hands it
+// to the guest on the kernel command line.
+const syncRoundsEnv = "SWITCHBOARD_IPVS_SYNC_ROUNDS"
+
 // measureMarker starts the lines in which guest tests print measurements
 // for the host test to report.
 const measureMarker = "ipvs-measure: "
@@ -76,7 +80,11 @@ func TestKernel(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(t.Context(), 100*time.Second)
 	defer cancel()
-	m := &qemu.Machine{Kernel: k, Initramfs: img, Console: filepath.Join(dir, "console"), Append: guestEnv + "=ipvs", MemoryMiB: 512}
+	appendArgs := guestEnv + "=ipvs"
+	if r := os.Getenv(syncRoundsEnv); r != "" {
+		appendArgs += " " + syncRoundsEnv + "=" + r
+	}
+	m := &qemu.Machine{Kernel: k, Initramfs: img, Console: filepath.Join(dir, "console"), Append: appendArgs, MemoryMiB: 512}
 	start = time.Now()
 	out, err := m.Boot(ctx)
 	t.Logf("guest %s (kvm %v) ran in %v", k.Version, m.UsedKVM, time.Since(start).Round(time.Millisecond))
@@ -84,6 +92,7 @@ func TestKernel(t *testing.T) {
 		t.Fatalf("boot: %v\nconsole:\n%s", err, out)
 	}
 	results := guestResults(out)
+	t.Logf("guest:\n%s", strings.Join(results.summary, "\n"))
 	for _, line := range results.measures {
 		t.Log(line)
 	}
@@ -114,6 +123,7 @@ type guestResult struct {
 	failed   []string
 	ran      map[string]bool // tests that passed without skipping
 	measures []string
+	summary  []string // result lines and the guest tests' logs, with their durations
 }
 
 var resultLine = regexp.MustCompile(`^\s*--- (PASS|FAIL|SKIP): (\S+)`)
@@ -127,6 +137,9 @@ func guestResults(console []byte) guestResult {
 		line := strings.TrimRight(sc.Text(), "\r")
 		if i := strings.Index(line, measureMarker); i >= 0 {
 			r.measures = append(r.measures, line[i:])
+		}
+		if strings.HasPrefix(strings.TrimSpace(line), "--- ") || strings.HasPrefix(line, "qemu: ") || strings.HasPrefix(strings.TrimSpace(line), "guest_test.go:") {
+			r.summary = append(r.summary, strings.TrimSpace(line))
 		}
 		if i := strings.Index(line, qemu.ExitMarker); i >= 0 {
 			r.exit = strings.TrimSpace(line[i+len(qemu.ExitMarker):])

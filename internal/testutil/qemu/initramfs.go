@@ -83,9 +83,12 @@ func (r *Initramfs) Write(w io.Writer) error {
 		"mount -t tmpfs tmp /tmp\n" +
 		strings.Join(insmods, "\n") + "\n" +
 		"ip link set lo up\n" +
+		"echo \"qemu: init ready at $(cut -d' ' -f1 /proc/uptime)s of uptime\"\n" +
 		"cat > /tmp/script <<'QEMU_SCRIPT_END'\n" + r.Script + "\nQEMU_SCRIPT_END\n" +
 		"sh /tmp/script\n" +
-		"echo \"" + ExitMarker + "$?\"\n" +
+		"status=$?\n" +
+		"echo \"qemu: script done at $(cut -d' ' -f1 /proc/uptime)s of uptime\"\n" +
+		"echo \"" + ExitMarker + "$status\"\n" +
 		"poweroff -f\n"
 	a.data("init", []byte(init), 0o755)
 	if err := a.trailer(); err != nil {
