@@ -30,6 +30,32 @@
 // the same way as a whole. The backend keeps a timer for the earliest drain
 // deadline and reconciles the last view again when it fires.
 //
+// # Sync time
+//
+// Apply diffs against the table the backend last read and wrote, so a
+// change of one target among 1,000 costs the translation and diff of the
+// view plus one netlink request; the whole table is read back every
+// ResyncInterval (10 s) and after a refused change. Measured 2026-11-21.
+//
+// The userspace part on the host's CPU (2 shared vCPUs, AMD EPYC) takes
+// 1.25–1.6 ms per Apply, 300 kB and 1,037 allocations:
+//
+//	go test -run '^$' -bench ReconcileOneOf1000 ./internal/dataplane/ipvs
+//
+// The whole Apply until the kernel acknowledged, in the qemu guest under
+// software emulation (TCG: this host's nested KVM hangs) with the host at
+// load average 11, over 1,000 rounds: p50 12.2 ms, p90 35.8 ms, p99 136 ms,
+// max 323 ms. The same code runs about 6× slower there than on the host
+// (translation and diff: 9 ms in the guest), and the tail follows the
+// host's load: p99 ranged from 80 ms to 2 s across runs of the same code:
+//
+//	SWITCHBOARD_IPVS_SYNC_ROUNDS=1000 SWITCHBOARD_GUEST_RUN=TestGuestSyncTime \
+//		go test -run 'TestKernel$' -v ./internal/dataplane/ipvs
+//
+// Reading the whole table back (one service, 1,000 real servers) takes
+// about 190 ms in the same guest, which is why Apply does not do it every
+// time.
+//
 // # Ownership
 //
 // The backend changes only services whose virtual address is one of the view's
