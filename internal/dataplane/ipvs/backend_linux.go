@@ -117,6 +117,13 @@ func (b *Backend) reconcileLocked(ctx context.Context) (dataplane.Report, error)
 	configured := viewAddrs(b.last)
 	owned := func(a netip.Addr) bool { return b.seen[a] || configured[a] }
 
+	deadline := time.Now().Add(requestTimeout)
+	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
+		deadline = d
+	}
+	if err := b.conn.setDeadline(deadline); err != nil {
+		return rep, fmt.Errorf("dataplane/ipvs: %w", err)
+	}
 	now := b.cfg.now()
 	if b.table == nil || b.cfg.ResyncInterval < 0 || now.Sub(b.readAt) >= b.cfg.resync() {
 		table, err := b.conn.services()
@@ -220,6 +227,10 @@ func (b *Backend) loop() {
 	}
 }
 
+// requestTimeout bounds the netlink requests of one reconcile (or of Close)
+// when the caller's context has no earlier deadline.
+const requestTimeout = 10 * time.Second
+
 // retryAfter is how long the loop waits to reconcile again after the table
 // could not be read.
 const retryAfter = time.Second
@@ -266,6 +277,9 @@ func (b *Backend) Close() error {
 	b.closed = true
 	close(b.stop)
 	var errs []error
+	if err := b.conn.setDeadline(time.Now().Add(requestTimeout)); err != nil {
+		errs = append(errs, err)
+	}
 	kernel, err := b.conn.services()
 	if err != nil {
 		errs = append(errs, err)

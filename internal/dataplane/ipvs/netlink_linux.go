@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"time"
 
 	"github.com/mdlayher/genetlink"
 	"github.com/mdlayher/netlink"
@@ -78,6 +79,10 @@ func dial(netns int) (*conn, error) {
 }
 
 func (c *conn) close() error { return c.c.Close() }
+
+// setDeadline bounds the requests that follow, so that a kernel that does
+// not answer cannot hold the backend forever.
+func (c *conn) setDeadline(t time.Time) error { return c.c.SetDeadline(t) }
 
 func (c *conn) execute(cmd uint8, flags netlink.HeaderFlags, data []byte) ([]genetlink.Message, error) {
 	return c.c.Execute(genetlink.Message{
