@@ -31,7 +31,7 @@ type Backend struct {
 	// Immutable after New.
 	cfg  Config
 	log  *slog.Logger
-	wake chan struct{} // a new earliest drain deadline; capacity 1
+	wake chan struct{} // deadline changed; capacity 1
 	stop chan struct{} // closed by Close
 	done chan struct{} // closed when the loop has returned
 
