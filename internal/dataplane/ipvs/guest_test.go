@@ -18,6 +18,7 @@ import (
 	"net/netip"
 	"os"
 	"os/exec"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -25,6 +26,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"golang.org/x/sys/unix"
 
 	"github.com/switchboard/switchboard/internal/dataplane"
 	"github.com/switchboard/switchboard/internal/model"
@@ -53,7 +55,9 @@ type procService struct {
 // readProc parses /proc/net/ip_vs into services keyed "TCP 192.0.2.1:80".
 func readProc(t *testing.T) wantTable {
 	t.Helper()
-	f, err := os.Open("/proc/net/ip_vs")
+	// thread-self: /proc/net follows the main thread, which a test that
+	// moves a locked thread to another namespace may have taken there.
+	f, err := os.Open("/proc/thread-self/net/ip_vs")
 	if err != nil {
 		t.Fatalf("read /proc/net/ip_vs: %v", err)
 	}
@@ -468,6 +472,106 @@ func TestGuestPackets(t *testing.T) {
 		if got := ask(); got != "10.255.0.2:8080" {
 			t.Errorf("a new connection reached %s, which drains at weight 0", got)
 		}
+	}
+}
+
+// TestGuestDirectRouting sends TCP through a direct-routing service (the
+// seed's ipvsadm -g) to a real server in a network namespace joined by a
+// veth pair: the server sees the connection addressed to the VIP itself
+// (only the MAC was rewritten), and answers the client directly.
+func TestGuestDirectRouting(t *testing.T) {
+	requireGuest(t)
+	const vip, rsAddr = "10.99.0.100", "10.99.0.2"
+	sh := func(cmd string) {
+		t.Helper()
+		if out, err := exec.Command("sh", "-c", cmd).CombinedOutput(); err != nil {
+			t.Fatalf("%s: %v: %s", cmd, err, out)
+		}
+	}
+	// busybox ip names the peer veth0 whatever it is told.
+	sh("ip link add va type veth && ip link set veth0 name vb")
+	// The balancer holds the VIP and accepts the server's answers, which come
+	// from that (local) address.
+	sh("ip addr add 10.99.0.1/24 dev va && ip link set va up && ip addr add " + vip + "/32 dev lo")
+	sh("for c in all va; do echo 1 > /proc/sys/net/ipv4/conf/$c/accept_local; echo 0 > /proc/sys/net/ipv4/conf/$c/rp_filter; done")
+
+	// The real server: a thread in a new network namespace holds vb and the
+	// VIP on its lo; its listening socket stays in that namespace.
+	type server struct {
+		ln  net.Listener
+		err error
+	}
+	tid := make(chan int)
+	setup := make(chan server)
+	go func() {
+		runtime.LockOSThread() // never unlocked: the thread ends with the goroutine
+		if err := unix.Unshare(unix.CLONE_NEWNET); err != nil {
+			tid <- 0
+			setup <- server{err: err}
+			return
+		}
+		tid <- unix.Gettid()
+		<-tid // vb has moved in
+		// Commands forked from this thread run in its namespace.
+		out, err := exec.Command("sh", "-c", "ip link set lo up && ip addr add "+vip+"/32 dev lo && ip addr add "+rsAddr+"/24 dev vb && ip link set vb up").CombinedOutput()
+		if err != nil {
+			setup <- server{err: fmt.Errorf("%v: %s", err, out)}
+			return
+		}
+		ln, err := net.Listen("tcp", vip+":80")
+		setup <- server{ln, err}
+	}()
+	id := <-tid
+	if id == 0 {
+		t.Fatalf("new network namespace: %v", (<-setup).err)
+	}
+	sh(fmt.Sprintf("ip link set vb netns %d", id))
+	tid <- id
+	srv := <-setup
+	if srv.err != nil {
+		t.Fatalf("real server: %v", srv.err)
+	}
+	defer srv.ln.Close()
+	go func() {
+		for {
+			c, err := srv.ln.Accept()
+			if err != nil {
+				return
+			}
+			fmt.Fprintf(c, "local %s\n", c.LocalAddr())
+			c.Close()
+		}
+	}()
+
+	web := group("web", model.ProtoTCP, 80, rsAddr)
+	web.DeregistrationDelay = ptr(model.Duration(0))
+	lbs := []model.LoadBalancer{balancer("front", []string{"a=" + vip}, "tcp:80>web")}
+	b, err := New(Config{Method: DirectRouting, Scheduler: "mh"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	mustApply(t, b, buildView(t, 1, []model.TargetGroup{web}, lbs))
+	checkTable(t, b, wantTable{"TCP " + vip + ":80": {Sched: "mh", Dests: procDests("Route", map[string]int{rsAddr + ":80": 1})}})
+
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	// From the balancer's veth address: a connection from the VIP to the VIP
+	// would be answered by the real server to its own lo.
+	d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP("10.99.0.1")}}
+	c, err := d.DialContext(ctx, "tcp", vip+":80")
+	if err != nil {
+		out, _ := exec.Command("sh", "-c", "cat /proc/net/ip_vs_conn; ip neigh; ip route; for i in va lo; do echo $i rx $(cat /sys/class/net/$i/statistics/rx_packets) tx $(cat /sys/class/net/$i/statistics/tx_packets); done").CombinedOutput()
+		t.Fatalf("connect to the VIP: %v\n%s", err, out)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(10 * time.Second))
+	got, err := io.ReadAll(c)
+	if err != nil {
+		t.Fatalf("read from the VIP: %v", err)
+	}
+	if want := "local " + vip + ":80\n"; string(got) != want {
+		t.Errorf("the real server answered %q, want %q (the VIP as its local address)", got, want)
 	}
 }
 

@@ -34,7 +34,8 @@ const measureMarker = "ipvs-measure: "
 // guestModules are the modules the guest loads at boot. libcrc32c (needed by
 // nf_conntrack, needed by ip_vs) asks the crypto API for crc32c, which the
 // kernel would load on demand through modprobe; the guest loads it first.
-var guestModules = []string{"crc32c_generic", "ip_vs", "ip_vs_rr", "ip_vs_wrr", "ip_vs_lc", "ip_vs_mh"}
+// veth joins the guest's network namespaces in the direct-routing test.
+var guestModules = []string{"crc32c_generic", "ip_vs", "ip_vs_rr", "ip_vs_wrr", "ip_vs_lc", "ip_vs_mh", "veth"}
 
 func inGuest() bool { return os.Getenv(guestEnv) == "ipvs" }
 
@@ -99,7 +100,7 @@ func TestKernel(t *testing.T) {
 	if results.exit != "0" || len(results.failed) > 0 || results.passed == 0 {
 		t.Fatalf("guest tests failed (exit %q, failed %q, %d passed); console:\n%s", results.exit, results.failed, results.passed, out)
 	}
-	for _, name := range []string{"TestGuestReconcile", "TestGuestMethodsAndSchedulers", "TestGuestRepairsDrift", "TestGuestPackets", "TestGuestSyncTime"} {
+	for _, name := range []string{"TestGuestReconcile", "TestGuestMethodsAndSchedulers", "TestGuestRepairsDrift", "TestGuestPackets", "TestGuestDirectRouting", "TestGuestSyncTime"} {
 		if run != "^TestGuest" {
 			break
 		}
