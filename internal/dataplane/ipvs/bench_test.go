@@ -44,17 +44,27 @@ func BenchmarkReconcileOneOf1000(b *testing.B) {
 	owned := func(netip.Addr) bool { return true }
 	delays := map[serviceKey]time.Duration{}
 	views := []*view.View{less, all}
-	b.ReportAllocs()
-	i := 0
-	for b.Loop() {
-		want, _ := desired(views[i%2], Config{}, nil)
-		ops, next := plan(table, want, owned, nil, delays, epoch)
-		if len(ops) != 1 {
-			b.Fatalf("plan() = %d ops, want 1", len(ops))
+	i := 0 // views[i%2] differs from the table by one target, across runs
+	for _, withReport := range []bool{false, true} {
+		name := "translate+diff"
+		if withReport {
+			name = "translate+diff+report"
 		}
-		record(table, ops[0])
-		report(want, table, next)
-		i++
+		b.Run(name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				want, _ := desired(views[i%2], Config{}, nil)
+				ops, next := plan(table, want, owned, nil, delays, epoch)
+				if len(ops) != 1 {
+					b.Fatalf("plan() = %d ops, want 1", len(ops))
+				}
+				record(table, ops[0])
+				if withReport {
+					report(want, table, next)
+				}
+				i++
+			}
+		})
 	}
 }
 

@@ -38,22 +38,24 @@
 // ResyncInterval (10 s) and after a refused change. Measured 2026-11-21.
 //
 // The userspace part on the host's CPU (2 shared vCPUs, AMD EPYC) takes
-// 1.25–1.6 ms per Apply, 300 kB and 1,037 allocations:
+// 0.9–1.3 ms per Apply, 300 kB and 1,037 allocations; 0.54–0.63 ms of it is
+// the translation and diff, the rest the report's 1,000 target strings:
 //
 //	go test -run '^$' -bench ReconcileOneOf1000 ./internal/dataplane/ipvs
 //
 // The whole Apply until the kernel acknowledged, in the qemu guest under
-// software emulation (TCG: this host's nested KVM hangs) with the host at
-// load average 11, over 1,000 rounds: p50 12.2 ms, p90 35.8 ms, p99 136 ms,
-// max 323 ms. The same code runs about 6× slower there than on the host
-// (translation and diff: 9 ms in the guest), and the tail follows the
-// host's load: p99 ranged from 80 ms to 2 s across runs of the same code:
+// software emulation (TCG: this host's nested KVM hangs), over 1,000
+// rounds with the host at load average 4: p50 10.3 ms, p90 21.5 ms, p99
+// 60.8 ms, max 108 ms (at load average 11: p50 12.2 ms, p99 136 ms). The
+// translation and diff alone take 3.9 ms there against 0.54–0.63 ms on
+// the host, so the guest runs this code about 7× slower, and its tail
+// follows the host's load:
 //
 //	SWITCHBOARD_IPVS_SYNC_ROUNDS=1000 SWITCHBOARD_GUEST_RUN=TestGuestSyncTime \
 //		go test -run 'TestKernel$' -v ./internal/dataplane/ipvs
 //
 // Reading the whole table back (one service, 1,000 real servers) takes
-// about 190 ms in the same guest, which is why Apply does not do it every
+// 107–190 ms in the same guest, which is why Apply does not do it every
 // time.
 //
 // # Ownership
