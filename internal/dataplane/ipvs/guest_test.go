@@ -22,6 +22,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -648,4 +649,28 @@ func TestGuestSyncTime(t *testing.T) {
 	pct := func(p float64) time.Duration { return took[min(len(took)-1, int(float64(len(took))*p))] }
 	fmt.Printf("%ssync one target of %d changed: n=%d p50=%v p90=%v p99=%v max=%v (Apply until the kernel acknowledged)\n",
 		measureMarker, n, rounds, pct(0.50).Round(time.Microsecond), pct(0.90).Round(time.Microsecond), pct(0.99).Round(time.Microsecond), took[len(took)-1].Round(time.Microsecond))
+}
+
+// TestGuestNeedsCapability runs itself again as an unprivileged user, where
+// New must fail and say that IPVS needs CAP_NET_ADMIN.
+func TestGuestNeedsCapability(t *testing.T) {
+	requireGuest(t)
+	if os.Getenv("SWITCHBOARD_IPVS_UNPRIVILEGED") == "1" {
+		b, err := New(Config{})
+		if err == nil {
+			b.Close()
+			t.Fatal("New() without CAP_NET_ADMIN = nil error")
+		}
+		if !strings.Contains(err.Error(), "needs CAP_NET_ADMIN") {
+			t.Fatalf("New() without CAP_NET_ADMIN = %v, want it to say so", err)
+		}
+		return
+	}
+	cmd := exec.Command(os.Args[0], "-test.run", "^TestGuestNeedsCapability$", "-test.v")
+	cmd.Env = append(os.Environ(), "SWITCHBOARD_IPVS_UNPRIVILEGED=1")
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
+	out, err := cmd.CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "--- PASS: TestGuestNeedsCapability") {
+		t.Errorf("the unprivileged run failed: %v\n%s", err, out)
+	}
 }

@@ -100,7 +100,7 @@ func TestKernel(t *testing.T) {
 	if results.exit != "0" || len(results.failed) > 0 || results.passed == 0 {
 		t.Fatalf("guest tests failed (exit %q, failed %q, %d passed); console:\n%s", results.exit, results.failed, results.passed, out)
 	}
-	for _, name := range []string{"TestGuestReconcile", "TestGuestMethodsAndSchedulers", "TestGuestRepairsDrift", "TestGuestPackets", "TestGuestDirectRouting", "TestGuestSyncTime"} {
+	for _, name := range []string{"TestGuestReconcile", "TestGuestMethodsAndSchedulers", "TestGuestRepairsDrift", "TestGuestPackets", "TestGuestDirectRouting", "TestGuestNeedsCapability", "TestGuestSyncTime"} {
 		if run != "^TestGuest" {
 			break
 		}

@@ -75,7 +75,17 @@ func dial(netns int) (*conn, error) {
 		}
 		return nil, fmt.Errorf("dataplane/ipvs: find the IPVS netlink family: %w", err)
 	}
-	return &conn{c: c, family: f}, nil
+	cn := &conn{c: c, family: f}
+	// Every IPVS command needs CAP_NET_ADMIN, even reading; asking for the
+	// version tells a caller without it now rather than at the first Apply.
+	if _, err := cn.version(); err != nil {
+		c.Close()
+		if errors.Is(err, unix.EPERM) {
+			return nil, fmt.Errorf("dataplane/ipvs: programming IPVS needs CAP_NET_ADMIN (run as root): %w", err)
+		}
+		return nil, err
+	}
+	return cn, nil
 }
 
 func (c *conn) close() error { return c.c.Close() }
