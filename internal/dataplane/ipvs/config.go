@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/switchboard/switchboard/internal/dataplane"
+	"github.com/switchboard/switchboard/internal/model"
 )
 
 // Method is how IPVS forwards a connection to a real server. Its values are
@@ -63,9 +64,22 @@ func ParseMethod(s string) (Method, error) {
 // kernels ship. rr, wrr, lc and mh are the ones the tests load and check.
 var Schedulers = []string{"rr", "wrr", "lc", "wlc", "mh", "sh", "dh", "sed", "nq", "fo", "ovf", "lblc", "lblcr"}
 
-// DefaultScheduler is weighted round robin: it honours target weights, and
-// weight 0 (draining) takes no new connections.
+// DefaultScheduler is weighted round robin, for a group without an
+// algorithm: it honours target weights, and weight 0 (draining) takes no
+// new connections.
 const DefaultScheduler = "wrr"
+
+// schedulerFor is the IPVS scheduler closest to a target group's algorithm.
+// Each one gives a weight-0 real server no new connections.
+func schedulerFor(a model.Algorithm) string {
+	switch a {
+	case model.LeastOutstandingRequests:
+		return "wlc"
+	case model.ConsistentHash:
+		return "mh"
+	}
+	return DefaultScheduler
+}
 
 // Config configures a Backend. The zero value programs NAT services with wrr
 // for the load-balancer addresses found on this machine's interfaces.
@@ -76,7 +90,10 @@ type Config struct {
 	// Method is the forwarding method of every real server. Default NAT.
 	Method Method
 	// Scheduler is the IPVS scheduler of every service (see Schedulers).
-	// Default wrr.
+	// Empty picks each service's from its target group's algorithm:
+	// round_robin and weighted_random wrr, least_outstanding_requests wlc
+	// (weighted least connections), consistent_hash mh (Maglev over the
+	// client's address).
 	Scheduler string
 	// AllNodes programs every node address of every load balancer, not only
 	// those assigned to this machine's interfaces. Tests use it to program a
@@ -127,9 +144,9 @@ func (c *Config) resync() time.Duration {
 	return c.ResyncInterval
 }
 
-func (c *Config) scheduler() string {
+func (c *Config) scheduler(tg *model.TargetGroup) string {
 	if c.Scheduler == "" {
-		return DefaultScheduler
+		return schedulerFor(tg.Algorithm)
 	}
 	return c.Scheduler
 }

@@ -154,7 +154,7 @@ func newService(key serviceKey, name string, tg *view.TargetGroup, zone string, 
 		Name:  name,
 		Group: tg.Spec.Name,
 		Delay: defaultDelay,
-		Sched: cfg.scheduler(),
+		Sched: cfg.scheduler(tg.Spec),
 		Dests: make(map[netip.AddrPort]dest),
 	}
 	if d := tg.Spec.DeregistrationDelay; d != nil {

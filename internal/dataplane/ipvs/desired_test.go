@@ -145,6 +145,27 @@ func TestDesired(t *testing.T) {
 			wantProblems: []string{"target 10.0.1.1:80: a IPv4 real server needs tunnel forwarding for a IPv6 virtual address"},
 		},
 		{
+			name: "scheduler-from-the-group's-algorithm",
+			groups: []model.TargetGroup{
+				func() model.TargetGroup {
+					g := group("hash", model.ProtoTCP, 80, "10.0.1.1")
+					g.Algorithm = model.ConsistentHash
+					g.HashOn = &model.HashKey{SourceIP: true}
+					return g
+				}(),
+				func() model.TargetGroup {
+					g := group("least", model.ProtoTCP, 81, "10.0.1.2")
+					g.Algorithm = model.LeastOutstandingRequests
+					return g
+				}(),
+			},
+			lbs: []model.LoadBalancer{balancer("front", []string{"a=192.0.2.1"}, "tcp:80>hash", "tcp:81>least")},
+			want: map[string]svcWant{
+				"tcp/192.0.2.1:80": {Name: "front/tcp:80", Sched: "mh", Delay: day, Dests: dests(NAT, 1, "10.0.1.1:80")},
+				"tcp/192.0.2.1:81": {Name: "front/tcp:81", Sched: "wlc", Delay: day, Dests: dests(NAT, 1, "10.0.1.2:81")},
+			},
+		},
+		{
 			name:   "empty-group-is-a-problem-and-an-empty-service",
 			groups: []model.TargetGroup{group("none", model.ProtoTCP, 80)},
 			lbs:    []model.LoadBalancer{balancer("front", []string{"a=192.0.2.1"}, "tcp:80>none")},
