@@ -81,8 +81,9 @@ func schedulerFor(a model.Algorithm) string {
 	return DefaultScheduler
 }
 
-// Config configures a Backend. The zero value programs NAT services with wrr
-// for the load-balancer addresses found on this machine's interfaces.
+// Config configures a Backend. The zero value programs NAT services, each
+// with the scheduler of its target group's algorithm, for the load-balancer
+// addresses found on this machine's interfaces.
 //
 // Method and Scheduler apply to every service for now; per load balancer
 // settings will come from the model.
