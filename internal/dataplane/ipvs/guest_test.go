@@ -477,12 +477,79 @@ func TestGuestPackets(t *testing.T) {
 }
 
 // TestGuestDirectRouting sends TCP through a direct-routing service (the
-// seed's ipvsadm -g) to a real server in a network namespace joined by a
-// veth pair: the server sees the connection addressed to the VIP itself
-// (only the MAC was rewritten), and answers the client directly.
+// seed's ipvsadm -g) and through a tunnel service (ipvsadm -i) to a real
+// server in a network namespace joined by a veth pair. The server sees the
+// connection addressed to the VIP itself (direct routing rewrote only the
+// MAC; the tunnel carried the packet inside IP-in-IP, which the server's
+// tunl0 counts), and answers the client directly.
 func TestGuestDirectRouting(t *testing.T) {
 	requireGuest(t)
-	const vip, rsAddr = "10.99.0.100", "10.99.0.2"
+	for _, tt := range []struct {
+		method Method
+		net    string // the /24 of the veth pair, and .100 of it the VIP
+		a, b   string // veth names on the balancer's and the server's side
+	}{
+		{DirectRouting, "10.99.0", "va", "vb"},
+		{Tunnel, "10.98.0", "vc", "vd"},
+	} {
+		t.Run(tt.method.String(), func(t *testing.T) {
+			throughNamespace(t, tt.method, tt.net, tt.a, tt.b)
+		})
+	}
+}
+
+// netnsThread is a locked OS thread in a network namespace of its own; the
+// commands it runs are forked from it and so run in that namespace.
+type netnsThread struct {
+	tid  int
+	reqs chan func()
+}
+
+func newNetnsThread(t *testing.T) *netnsThread {
+	n := &netnsThread{reqs: make(chan func())}
+	started := make(chan error)
+	go func() {
+		runtime.LockOSThread() // never unlocked: the thread ends with the goroutine
+		if err := unix.Unshare(unix.CLONE_NEWNET); err != nil {
+			started <- err
+			return
+		}
+		n.tid = unix.Gettid()
+		started <- nil
+		for f := range n.reqs {
+			f()
+		}
+	}()
+	if err := <-started; err != nil {
+		t.Fatalf("new network namespace: %v", err)
+	}
+	t.Cleanup(func() { close(n.reqs) })
+	return n
+}
+
+// do runs f on the namespace's thread.
+func (n *netnsThread) do(f func()) {
+	done := make(chan struct{})
+	n.reqs <- func() { f(); close(done) }
+	<-done
+}
+
+// sh runs a shell command in the namespace.
+func (n *netnsThread) sh(t *testing.T, cmd string) string {
+	t.Helper()
+	var (
+		out []byte
+		err error
+	)
+	n.do(func() { out, err = exec.Command("sh", "-c", cmd).CombinedOutput() })
+	if err != nil {
+		t.Fatalf("in the server's namespace: %s: %v: %s", cmd, err, out)
+	}
+	return string(out)
+}
+
+func throughNamespace(t *testing.T, m Method, subnet, va, vb string) {
+	vip, lbAddr, rsAddr := subnet+".100", subnet+".1", subnet+".2"
 	sh := func(cmd string) {
 		t.Helper()
 		if out, err := exec.Command("sh", "-c", cmd).CombinedOutput(); err != nil {
@@ -490,52 +557,33 @@ func TestGuestDirectRouting(t *testing.T) {
 		}
 	}
 	// busybox ip names the peer veth0 whatever it is told.
-	sh("ip link add va type veth && ip link set veth0 name vb")
+	sh("ip link add " + va + " type veth && ip link set veth0 name " + vb)
 	// The balancer holds the VIP and accepts the server's answers, which come
 	// from that (local) address.
-	sh("ip addr add 10.99.0.1/24 dev va && ip link set va up && ip addr add " + vip + "/32 dev lo")
-	sh("for c in all va; do echo 1 > /proc/sys/net/ipv4/conf/$c/accept_local; echo 0 > /proc/sys/net/ipv4/conf/$c/rp_filter; done")
+	sh("ip addr add " + lbAddr + "/24 dev " + va + " && ip link set " + va + " up && ip addr add " + vip + "/32 dev lo")
+	sh("for c in all " + va + "; do echo 1 > /proc/sys/net/ipv4/conf/$c/accept_local; echo 0 > /proc/sys/net/ipv4/conf/$c/rp_filter; done")
 
-	// The real server: a thread in a new network namespace holds vb and the
-	// VIP on its lo; its listening socket stays in that namespace.
-	type server struct {
+	// The real server holds the VIP on lo and, for the tunnel, decapsulates
+	// on tunl0 (which needs rp_filter off: the inner source is not routed
+	// through tunl0). Its listening socket stays in its namespace.
+	rs := newNetnsThread(t)
+	sh(fmt.Sprintf("ip link set %s netns %d", vb, rs.tid))
+	rs.sh(t, "ip link set lo up && ip addr add "+vip+"/32 dev lo && ip addr add "+rsAddr+"/24 dev "+vb+" && ip link set "+vb+" up")
+	if m == Tunnel {
+		rs.sh(t, "ip link set tunl0 up && for c in all tunl0 "+vb+"; do echo 0 > /proc/sys/net/ipv4/conf/$c/rp_filter; done")
+	}
+	var (
 		ln  net.Listener
 		err error
+	)
+	rs.do(func() { ln, err = net.Listen("tcp", vip+":80") })
+	if err != nil {
+		t.Fatalf("real server: %v", err)
 	}
-	tid := make(chan int)
-	setup := make(chan server)
-	go func() {
-		runtime.LockOSThread() // never unlocked: the thread ends with the goroutine
-		if err := unix.Unshare(unix.CLONE_NEWNET); err != nil {
-			tid <- 0
-			setup <- server{err: err}
-			return
-		}
-		tid <- unix.Gettid()
-		<-tid // vb has moved in
-		// Commands forked from this thread run in its namespace.
-		out, err := exec.Command("sh", "-c", "ip link set lo up && ip addr add "+vip+"/32 dev lo && ip addr add "+rsAddr+"/24 dev vb && ip link set vb up").CombinedOutput()
-		if err != nil {
-			setup <- server{err: fmt.Errorf("%v: %s", err, out)}
-			return
-		}
-		ln, err := net.Listen("tcp", vip+":80")
-		setup <- server{ln, err}
-	}()
-	id := <-tid
-	if id == 0 {
-		t.Fatalf("new network namespace: %v", (<-setup).err)
-	}
-	sh(fmt.Sprintf("ip link set vb netns %d", id))
-	tid <- id
-	srv := <-setup
-	if srv.err != nil {
-		t.Fatalf("real server: %v", srv.err)
-	}
-	defer srv.ln.Close()
+	defer ln.Close()
 	go func() {
 		for {
-			c, err := srv.ln.Accept()
+			c, err := ln.Accept()
 			if err != nil {
 				return
 			}
@@ -547,23 +595,23 @@ func TestGuestDirectRouting(t *testing.T) {
 	web := group("web", model.ProtoTCP, 80, rsAddr)
 	web.DeregistrationDelay = ptr(model.Duration(0))
 	lbs := []model.LoadBalancer{balancer("front", []string{"a=" + vip}, "tcp:80>web")}
-	b, err := New(Config{Method: DirectRouting, Scheduler: "mh"})
+	b, err := New(Config{Method: m, Scheduler: "mh"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer b.Close()
 	mustApply(t, b, buildView(t, 1, []model.TargetGroup{web}, lbs))
-	checkTable(t, b, wantTable{"TCP " + vip + ":80": {Sched: "mh", Dests: procDests("Route", map[string]int{rsAddr + ":80": 1})}})
+	checkTable(t, b, wantTable{"TCP " + vip + ":80": {Sched: "mh", Dests: procDests(procName(m), map[string]int{rsAddr + ":80": 1})}})
 
 	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
 	defer cancel()
 	// From the balancer's veth address: a connection from the VIP to the VIP
 	// would be answered by the real server to its own lo.
-	d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP("10.99.0.1")}}
+	d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(lbAddr)}}
 	c, err := d.DialContext(ctx, "tcp", vip+":80")
 	if err != nil {
-		out, _ := exec.Command("sh", "-c", "cat /proc/net/ip_vs_conn; ip neigh; ip route; for i in va lo; do echo $i rx $(cat /sys/class/net/$i/statistics/rx_packets) tx $(cat /sys/class/net/$i/statistics/tx_packets); done").CombinedOutput()
-		t.Fatalf("connect to the VIP: %v\n%s", err, out)
+		out, _ := exec.Command("sh", "-c", "cat /proc/net/ip_vs_conn; ip neigh; ip route").CombinedOutput()
+		t.Fatalf("connect to the VIP: %v\n%s\nserver side:\n%s", err, out, rs.sh(t, "cat /proc/net/dev"))
 	}
 	defer c.Close()
 	c.SetDeadline(time.Now().Add(10 * time.Second))
@@ -573,6 +621,21 @@ func TestGuestDirectRouting(t *testing.T) {
 	}
 	if want := "local " + vip + ":80\n"; string(got) != want {
 		t.Errorf("the real server answered %q, want %q (the VIP as its local address)", got, want)
+	}
+	if m == Tunnel {
+		// /proc/net/dev of a process forked in the namespace: its devices.
+		dev := rs.sh(t, "cat /proc/net/dev")
+		var rx int
+		for _, line := range strings.Split(dev, "\n") {
+			if name, rest, ok := strings.Cut(strings.TrimSpace(line), ":"); ok && name == "tunl0" {
+				if f := strings.Fields(rest); len(f) > 1 {
+					rx, _ = strconv.Atoi(f[1]) // bytes, packets, …
+				}
+			}
+		}
+		if rx == 0 {
+			t.Errorf("the server's tunl0 received no packets: the connection did not come through the tunnel\n%s", dev)
+		}
 	}
 }
 

@@ -34,8 +34,9 @@ const measureMarker = "ipvs-measure: "
 // guestModules are the modules the guest loads at boot. libcrc32c (needed by
 // nf_conntrack, needed by ip_vs) asks the crypto API for crc32c, which the
 // kernel would load on demand through modprobe; the guest loads it first.
-// veth joins the guest's network namespaces in the direct-routing test.
-var guestModules = []string{"crc32c_generic", "ip_vs", "ip_vs_rr", "ip_vs_wrr", "ip_vs_lc", "ip_vs_mh", "veth"}
+// veth joins the guest's network namespaces in the direct-routing test, and
+// ipip decapsulates in its tunnel case.
+var guestModules = []string{"crc32c_generic", "ip_vs", "ip_vs_rr", "ip_vs_wrr", "ip_vs_lc", "ip_vs_mh", "veth", "ipip"}
 
 func inGuest() bool { return os.Getenv(guestEnv) == "ipvs" }
 
