@@ -12,6 +12,12 @@ command -v dig >/dev/null || need_apt+=(dnsutils)          # DNS answers checked
 command -v nsd >/dev/null || need_apt+=(nsd)               # zone transfer to a real secondary
 command -v aws >/dev/null || need_apt+=(awscli)            # the Route 53 API driven by the real aws CLI
 command -v chromium >/dev/null || need_apt+=(chromium)     # the dashboard driven in a real browser
+# IPVS tests boot Debian's kernel (it has ip_vs; the host's may not) under qemu.
+compgen -G '/lib/modules/*/kernel/net/netfilter/ipvs/ip_vs.ko*' >/dev/null && compgen -G '/boot/vmlinuz-*' >/dev/null ||
+	need_apt+=(linux-image-amd64)
+command -v qemu-system-x86_64 >/dev/null || need_apt+=(qemu-system-x86)
+[ -x /bin/busybox ] && ! head -c 4096 /bin/busybox | grep -qa ld-linux || need_apt+=(busybox-static) # static: it is the guest's only program
+command -v cpio >/dev/null || need_apt+=(cpio)             # the initramfs test reads archives back
 if ((${#need_apt[@]})); then
 	if [ "$(id -u)" = 0 ]; then
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}"
