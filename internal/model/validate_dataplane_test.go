@@ -18,7 +18,9 @@ func TestValidateDataPlane(t *testing.T) {
 	pDP := pLB + ".data_plane"
 	runValidate(t, []validateCase{
 		{name: "absent-valid", mut: func(d *Document) { lb(d).DataPlane = nil }},
-		{name: "userspace-valid", mut: func(d *Document) { lb(d).DataPlane = &DataPlane{Backend: BackendUserspace, Fallback: FallbackUserspace} }},
+		{name: "userspace-valid", mut: func(d *Document) {
+			lb(d).DataPlane = &DataPlane{Backend: BackendUserspace, Fallback: FallbackUserspace}
+		}},
 		{name: "userspace/kernel-fields", mut: func(d *Document) {
 			lb(d).DataPlane = &DataPlane{Mode: ModeDSR, Interface: "eth0", TableSize: 251}
 		}, want: []wantErr{

@@ -14,6 +14,7 @@ import (
 	"os/exec"
 	"runtime"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 
@@ -42,7 +43,29 @@ func RequireCommand(t testing.TB, name string) {
 	}
 }
 
-var seq atomic.Int64
+var (
+	seq       atomic.Int64
+	sweepOnce sync.Once
+)
+
+// sweep deletes the namespaces that test processes no longer running left
+// behind (killed by a timeout before their cleanup ran).
+func sweep() {
+	out, err := exec.Command("ip", "netns", "list").Output()
+	if err != nil {
+		return
+	}
+	for line := range strings.Lines(string(out)) {
+		name, _, _ := strings.Cut(strings.TrimSpace(line), " ")
+		var pid int
+		if _, err := fmt.Sscanf(name, "sb%d-", &pid); err != nil || pid <= 0 || pid == os.Getpid() {
+			continue
+		}
+		if _, err := os.Stat(fmt.Sprintf("/proc/%d", pid)); os.IsNotExist(err) {
+			exec.Command("ip", "netns", "del", name).Run()
+		}
+	}
+}
 
 // NS is a named network namespace.
 type NS struct {
@@ -57,7 +80,8 @@ type NS struct {
 func New(t testing.TB, label string) *NS {
 	t.Helper()
 	Require(t)
-	name := fmt.Sprintf("sb%d-%d-%s", os.Getpid()%100000, seq.Add(1), label)
+	sweepOnce.Do(sweep)
+	name := fmt.Sprintf("sb%d-%d-%s", os.Getpid(), seq.Add(1), label)
 	if out, err := exec.Command("ip", "netns", "add", name).CombinedOutput(); err != nil {
 		t.Skipf("netns: ip netns add %s: %v: %s", name, err, out)
 	}

@@ -1,0 +1,301 @@
+//go:build linux
+
+package nft_test
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/netip"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/nftables"
+
+	"github.com/switchboard/switchboard/internal/dataplane"
+	"github.com/switchboard/switchboard/internal/dataplane/nft"
+	"github.com/switchboard/switchboard/internal/health/state"
+	"github.com/switchboard/switchboard/internal/model"
+	"github.com/switchboard/switchboard/internal/testutil/netns"
+	"github.com/switchboard/switchboard/internal/view"
+	"github.com/switchboard/switchboard/internal/vip"
+)
+
+var (
+	lanPrefix = netip.MustParsePrefix("10.99.0.0/24")
+	vipAddr   = netip.MustParseAddr("10.99.0.100")
+)
+
+// payload is what each target sends after its name, so that the bytes of
+// the replies stand out on the balancer's counters.
+const payload = 32 << 10
+
+// lab is a client, a balancer and targets on one LAN, each target running
+// a TCP server that answers its name and payload bytes, then closes.
+type lab struct {
+	t       *testing.T
+	lan     *netns.LAN
+	client  *netns.Host
+	lb      *netns.Host
+	targets []*netns.Host
+	port    int // the targets' port
+	dsr     bool
+}
+
+func newLab(t *testing.T, targets int, dsr bool) *lab {
+	netns.Require(t)
+	netns.RequireCommand(t, "nft")
+	l := &lab{t: t, dsr: dsr, port: 8080}
+	if dsr {
+		l.port = 80
+	}
+	l.lan = netns.NewLAN(t, lanPrefix, "client", "lb")
+	l.client, l.lb = l.lan.Host("client"), l.lan.Host("lb")
+	// The balancer answers ARP for the VIP (internal/vip's job in serve).
+	l.lb.Exec(t, "ip", "addr", "add", vipAddr.String()+"/32", "dev", netns.Iface)
+	if !dsr {
+		l.lb.Exec(t, "sysctl", "-qw", "net.ipv4.ip_forward=1")
+	}
+	for range targets {
+		l.addTarget()
+	}
+	return l
+}
+
+// addTarget wires a new target to the LAN and starts its server.
+func (l *lab) addTarget() *netns.Host {
+	t := l.t
+	name := fmt.Sprintf("t%d", len(l.targets)+1)
+	h := l.lan.Add(t, name)
+	if l.dsr {
+		if err := h.Do(func() error { return vip.SetupTarget(vipAddr) }); err != nil {
+			t.Fatalf("SetupTarget(%s) in %s: %v", vipAddr, name, err)
+		}
+	}
+	var ln net.Listener
+	if err := h.Do(func() (err error) {
+		ln, err = net.Listen("tcp4", fmt.Sprintf(":%d", l.port))
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	t.Cleanup(func() { ln.Close(); wg.Wait() })
+	wg.Go(func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			wg.Go(func() {
+				defer c.Close()
+				c.SetDeadline(time.Now().Add(5 * time.Second))
+				fmt.Fprintf(c, "%s\n", name)
+				c.Write(make([]byte, payload))
+			})
+		}
+	})
+	l.targets = append(l.targets, h)
+	return h
+}
+
+// dial connects from the client to the VIP (from localPort when not 0) and
+// returns the name of the target that answered.
+func (l *lab) dial(localPort int) (string, error) {
+	var c net.Conn
+	err := l.client.Do(func() (err error) {
+		d := net.Dialer{Timeout: 2 * time.Second}
+		if localPort != 0 {
+			d.LocalAddr = &net.TCPAddr{Port: localPort}
+		}
+		c, err = d.Dial("tcp4", netip.AddrPortFrom(vipAddr, 80).String())
+		return err
+	})
+	if err != nil {
+		return "", err
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(5 * time.Second))
+	r := bufio.NewReader(c)
+	name, err := r.ReadString('\n')
+	if err != nil {
+		return "", err
+	}
+	n, err := io.Copy(io.Discard, r)
+	if err != nil || n != payload {
+		return "", fmt.Errorf("read %d of %d payload bytes: %v", n, payload, err)
+	}
+	return strings.TrimSpace(name), nil
+}
+
+// spread dials n times (from ports base…base+n-1 when base > 0) and
+// returns which target answered each dial.
+func (l *lab) spread(n, base int) []string {
+	l.t.Helper()
+	out := make([]string, n)
+	for i := range out {
+		port := 0
+		if base > 0 {
+			port = base + i
+		}
+		name, err := l.dial(port)
+		if err != nil {
+			l.t.Fatalf("dial %s:80 (from port %d): %v", vipAddr, port, err)
+		}
+		out[i] = name
+	}
+	return out
+}
+
+func count(names []string) map[string]int {
+	m := map[string]int{}
+	for _, n := range names {
+		m[n]++
+	}
+	return m
+}
+
+// build is the view of a balancer "edge" with a node at the VIP whose tcp/80
+// listener forwards to the group web of the lab's targets, through nft in
+// mode, with the targets named in down unhealthy.
+func (l *lab) build(version uint64, mode model.DataPlaneMode, down ...string) *view.View {
+	l.t.Helper()
+	s := &model.State{
+		Zones: []model.Zone{{Name: "a"}},
+		TargetGroups: []model.TargetGroup{{
+			Name: "web", Protocol: model.ProtoTCP, Port: l.port,
+		}},
+		LoadBalancers: []model.LoadBalancer{{
+			Name:  "edge",
+			Nodes: []model.Node{{Zone: "a", Addresses: []netip.Addr{vipAddr}}},
+			Listeners: []model.Listener{{Protocol: model.ProtoTCP, Port: 80, DefaultAction: model.Action{
+				Forward: &model.Forward{TargetGroups: []model.WeightedTargetGroup{{Name: "web"}}},
+			}}},
+			DataPlane: &model.DataPlane{Backend: model.BackendNft, Mode: mode, Interface: netns.Iface},
+		}},
+	}
+	statuses := map[state.Key]state.Status{}
+	for i, h := range l.targets {
+		s.TargetGroups[0].Targets = append(s.TargetGroups[0].Targets, model.Target{Address: h.Addr.Addr(), Zone: "a"})
+		for _, d := range down {
+			if d == fmt.Sprintf("t%d", i+1) {
+				ap := netip.AddrPortFrom(h.Addr.Addr(), uint16(l.port))
+				statuses[state.Key{Check: state.GroupCheck("web"), Target: ap}] = state.Status{Healthy: false, Observed: true, Reason: "test says down"}
+			}
+		}
+	}
+	s.SetDefaults()
+	if err := s.Validate(); err != nil {
+		l.t.Fatalf("test state is invalid: %v", err)
+	}
+	return view.Build(version, s, state.NewSnapshot(version, statuses), time.Now())
+}
+
+func (l *lab) backend() *nft.Backend {
+	l.t.Helper()
+	b, err := nft.New(nft.Config{NetNS: "/var/run/netns/" + l.lb.Name})
+	if err != nil {
+		l.t.Fatal(err)
+	}
+	l.t.Cleanup(func() { b.Close() })
+	return b
+}
+
+func apply(t *testing.T, b *nft.Backend, v *view.View) dataplane.Report {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	rep, err := b.Apply(ctx, v)
+	if err != nil {
+		t.Fatalf("Apply(version %d): %v (problems: %q)", v.Version, err, rep.Problems)
+	}
+	return rep
+}
+
+// tables lists the lb namespace's nftables tables as "family name".
+func (l *lab) tables() []string {
+	l.t.Helper()
+	var out []string
+	for _, line := range strings.Split(strings.TrimSpace(l.lb.Exec(l.t, "nft", "list", "tables")), "\n") {
+		if s := strings.TrimPrefix(line, "table "); s != "" {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// elements counts the elements of every map of our table of family fam.
+func (l *lab) elements(fam nftables.TableFamily) int {
+	l.t.Helper()
+	h := l.lb.Handle
+	c, err := nftables.New(nftables.WithNetNSFd(int(h)))
+	if err != nil {
+		l.t.Fatal(err)
+	}
+	sets, err := c.GetSets(&nftables.Table{Name: nft.TableName, Family: fam})
+	if err != nil {
+		l.t.Fatalf("list maps: %v", err)
+	}
+	n := 0
+	for _, s := range sets {
+		els, err := c.GetSetElements(s)
+		if err != nil {
+			l.t.Fatal(err)
+		}
+		n += len(els)
+	}
+	return n
+}
+
+func TestNATReachesEveryHealthyTarget(t *testing.T) {
+	l := newLab(t, 3, false)
+	// A table of someone else's that we must never touch.
+	l.lb.Exec(t, "nft", "add table inet other; add chain inet other c { type filter hook input priority 0; }; add rule inet other c counter")
+	b := l.backend()
+	rep := apply(t, b, l.build(1, model.ModeNAT))
+	if len(rep.Problems) > 0 || len(rep.Services) != 1 || len(rep.Services[0].Targets) != 3 {
+		t.Fatalf("Apply report = %+v, want one service with 3 targets and no problems", rep)
+	}
+	if n := l.elements(nftables.TableFamilyIPv4); n != model.DefaultTableSize {
+		t.Errorf("map holds %d slots, want %d", n, model.DefaultTableSize)
+	}
+	got := count(l.spread(60, 0))
+	for _, name := range []string{"t1", "t2", "t3"} {
+		if got[name] == 0 {
+			t.Errorf("60 connections to the VIP reached %v; none reached %s", got, name)
+		}
+	}
+
+	// Applying the same view again changes nothing, and so does a new
+	// backend, which knows only what it reads from the kernel.
+	if rep := apply(t, b, l.build(1, model.ModeNAT)); rep.Added+rep.Updated+rep.Removed != 0 {
+		t.Errorf("second Apply of the same view changed %d/%d/%d objects, want none", rep.Added, rep.Updated, rep.Removed)
+	}
+	if rep := apply(t, l.backend(), l.build(1, model.ModeNAT)); rep.Added+rep.Updated+rep.Removed != 0 {
+		t.Errorf("a new backend's Apply of the programmed view changed %d/%d/%d objects, want none", rep.Added, rep.Updated, rep.Removed)
+	}
+
+	// t2 fails its health check: it gets no new flows.
+	rep = apply(t, b, l.build(2, model.ModeNAT, "t2"))
+	if rep.Added != 0 || rep.Removed != 0 || rep.Updated < model.DefaultTableSize/4 || rep.Updated > model.DefaultTableSize/2 {
+		t.Errorf("t2 down rewrote %d slots (added %d, removed %d), want about a third of %d, only updates", rep.Updated, rep.Added, rep.Removed, model.DefaultTableSize)
+	}
+	got = count(l.spread(60, 0))
+	if got["t2"] != 0 || got["t1"] == 0 || got["t3"] == 0 {
+		t.Errorf("with t2 unhealthy, 60 connections reached %v; want t1 and t3 only", got)
+	}
+
+	if err := b.Close(); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	if tabs := l.tables(); strings.Join(tabs, ",") != "inet other" {
+		t.Errorf("after Close the tables are %q, want only the untouched %q", tabs, "inet other")
+	}
+	if out := l.lb.Exec(t, "nft", "list", "chain", "inet", "other", "c"); !strings.Contains(out, "counter packets") {
+		t.Errorf("someone else's chain changed:\n%s", out)
+	}
+}
