@@ -299,3 +299,78 @@ func TestNATReachesEveryHealthyTarget(t *testing.T) {
 		t.Errorf("someone else's chain changed:\n%s", out)
 	}
 }
+
+func TestDSRRepliesBypassTheBalancerAndMovesOnlyTheNewShare(t *testing.T) {
+	l := newLab(t, 3, true)
+	b := l.backend()
+	rep := apply(t, b, l.build(1, model.ModeDSR))
+	if len(rep.Problems) > 0 || len(rep.Services) != 1 || len(rep.Services[0].Targets) != 3 {
+		t.Fatalf("Apply report = %+v, want one service with 3 targets and no problems", rep)
+	}
+	if n := l.elements(nftables.TableFamilyNetdev); n != model.DefaultTableSize {
+		t.Errorf("map holds %d slots, want %d", n, model.DefaultTableSize)
+	}
+
+	// 200 flows from fixed source ports: every target answers, and the
+	// replies (32 KiB each) do not pass the balancer.
+	const flows, basePort = 200, 20000
+	rx0, tx0 := l.lb.Counter(t, netns.Iface, "rx_bytes"), l.lb.Counter(t, netns.Iface, "tx_bytes")
+	before := l.spread(flows, basePort)
+	rx1, tx1 := l.lb.Counter(t, netns.Iface, "rx_bytes"), l.lb.Counter(t, netns.Iface, "tx_bytes")
+	got := count(before)
+	for _, name := range []string{"t1", "t2", "t3"} {
+		if got[name] == 0 {
+			t.Errorf("%d flows to the VIP reached %v; none reached %s", flows, got, name)
+		}
+	}
+	replies := uint64(flows * payload)
+	if rx := rx1 - rx0; rx > replies/10 {
+		t.Errorf("the balancer received %d bytes while the targets sent %d bytes of replies: replies pass the balancer", rx, replies)
+	}
+	if tx := tx1 - tx0; tx == 0 || tx > replies/10 {
+		t.Errorf("the balancer sent %d bytes; want the client's packets only (some, far below %d)", tx, replies)
+	}
+
+	// A fourth target joins: about a quarter of the slots and of the flows
+	// move, all of them to the new target (Maglev's 1/n), give or take
+	// Maglev's small collateral and the sampling of 200 flows.
+	l.addTarget()
+	rep = apply(t, b, l.build(2, model.ModeDSR))
+	moved := float64(rep.Updated) / model.DefaultTableSize
+	t.Logf("adding a 4th target rewrote %d of %d slots (%.1f%%; 1/n = 25%%) in %v", rep.Updated, model.DefaultTableSize, 100*moved, rep.Took)
+	if moved < 0.23 || moved > 0.28 || rep.Added != 0 || rep.Removed != 0 {
+		t.Errorf("adding a 4th target rewrote %d slots (%.1f%%), added %d, removed %d; want about 25%%, updates only", rep.Updated, 100*moved, rep.Added, rep.Removed)
+	}
+	after := l.spread(flows, basePort)
+	toNew, elsewhere := 0, 0
+	for i := range after {
+		switch {
+		case after[i] == before[i]:
+		case after[i] == "t4":
+			toNew++
+		default:
+			elsewhere++
+		}
+	}
+	t.Logf("%d of %d flows moved to t4 (%.1f%%; 1/n = 25%%), %d elsewhere", toNew, flows, 100*float64(toNew)/flows, elsewhere)
+	if f := float64(toNew) / flows; f < 0.13 || f > 0.37 {
+		t.Errorf("%d of %d flows moved to the new target (%.0f%%), want about 25%%", toNew, flows, 100*f)
+	}
+	if elsewhere > flows/50 {
+		t.Errorf("%d of %d flows moved between old targets, want at most 2%%", elsewhere, flows)
+	}
+
+	// t1 fails its health check: it gets no new flows.
+	apply(t, b, l.build(3, model.ModeDSR, "t1"))
+	got = count(l.spread(60, 0))
+	if got["t1"] != 0 || len(got) != 3 {
+		t.Errorf("with t1 unhealthy, 60 flows reached %v; want t2, t3 and t4 only", got)
+	}
+
+	if err := b.Close(); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	if tabs := l.tables(); len(tabs) != 0 {
+		t.Errorf("after Close the tables are %q, want none", tabs)
+	}
+}
