@@ -133,7 +133,7 @@ func routable(v *view.View, f *model.Forward, zone string) ([]Target, bool) {
 	for a, w := range weights {
 		out = append(out, Target{Addr: a, Weight: w})
 	}
-	slices.SortFunc(out, func(a, b Target) int { return cmp.Compare(a.Addr.String(), b.Addr.String()) })
+	slices.SortFunc(out, func(a, b Target) int { return a.Addr.Compare(b.Addr) })
 	return out, failing
 }
 

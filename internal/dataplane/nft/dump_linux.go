@@ -14,15 +14,20 @@ import (
 // netlink request, because google/nftables fails a whole dump on the
 // expressions it cannot parse (ct direction, fwd).
 func (b *Backend) ruleComments(fam nftables.TableFamily) (map[string][]string, error) {
-	cfg := &netlink.Config{}
-	if b.ns.IsOpen() {
-		cfg.NetNS = int(b.ns)
+	if b.dump == nil {
+		// Dialing in another namespace switches a thread into it, which
+		// costs milliseconds: keep the socket.
+		cfg := &netlink.Config{}
+		if b.ns.IsOpen() {
+			cfg.NetNS = int(b.ns)
+		}
+		c, err := netlink.Dial(unix.NETLINK_NETFILTER, cfg)
+		if err != nil {
+			return nil, err
+		}
+		b.dump = c
 	}
-	c, err := netlink.Dial(unix.NETLINK_NETFILTER, cfg)
-	if err != nil {
-		return nil, err
-	}
-	defer c.Close()
+	c := b.dump
 	ae := netlink.NewAttributeEncoder()
 	ae.String(unix.NFTA_RULE_TABLE, TableName)
 	attrs, err := ae.Encode()

@@ -8,7 +8,7 @@ import (
 	"hash/fnv"
 	"log/slog"
 	"maps"
-	"net"
+	"io"
 	"os"
 	"os/exec"
 	"runtime"
@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/google/nftables"
+	mnl "github.com/mdlayher/netlink"
 	"github.com/vishvananda/netlink"
 	vnetns "github.com/vishvananda/netns"
 
@@ -59,9 +60,12 @@ type Backend struct {
 	cfg Config
 	log *slog.Logger
 
-	mu     sync.Mutex // guards the fields below
-	ns     vnetns.NsHandle
-	conn   *nftables.Conn
+	mu      sync.Mutex // guards the fields below
+	ns      vnetns.NsHandle
+	conn    *nftables.Conn
+	links   *netlink.Handle // rtnetlink in our namespace
+	dump    *mnl.Conn       // netfilter netlink for rule dumps, dialed on first use
+	forward *os.File        // net.ipv4.ip_forward of our namespace, opened there
 	maps   map[mapKey]*slotMap // the slots we know are in the kernel
 	closed bool
 }
@@ -76,6 +80,9 @@ type mapKey struct {
 type slotMap struct {
 	set  *nftables.Set
 	vals []uint64
+	// fp is the fingerprint of the targets vals were computed from; 0 when
+	// vals were read from the kernel.
+	fp uint64
 }
 
 // New returns a Backend for cfg. It does no I/O: the first Apply opens the
@@ -166,7 +173,20 @@ func (b *Backend) openLocked() error {
 	if err != nil {
 		return fmt.Errorf("dataplane/nft: netlink: %w", err)
 	}
-	b.conn = c
+	links, err := netlink.NewHandleAt(b.ns)
+	if !b.ns.IsOpen() {
+		links, err = netlink.NewHandle()
+	}
+	if err != nil {
+		c.CloseLasting()
+		return fmt.Errorf("dataplane/nft: rtnetlink: %w", err)
+	}
+	// A sysctl file belongs to the namespace it was opened in.
+	b.inNS(func() error {
+		b.forward, _ = os.Open("/proc/sys/net/ipv4/ip_forward")
+		return nil
+	})
+	b.conn, b.links = c, links
 	return nil
 }
 
@@ -305,28 +325,18 @@ func mapName(svc, mode string, slots int) string {
 
 // linkExists reports whether the interface exists in our namespace.
 func (b *Backend) linkExists(dev string) error {
-	if b.ns.IsOpen() {
-		h, err := netlink.NewHandleAt(b.ns)
-		if err != nil {
-			return err
-		}
-		defer h.Close()
-		_, err = h.LinkByName(dev)
-		return err
-	}
-	_, err := net.InterfaceByName(dev)
+	_, err := b.links.LinkByName(dev)
 	return err
 }
 
 // ipForwarding reads net.ipv4.ip_forward in our namespace.
 func (b *Backend) ipForwarding() bool {
-	on := true
-	b.inNS(func() error {
-		v, err := os.ReadFile("/proc/sys/net/ipv4/ip_forward")
-		on = err != nil || strings.TrimSpace(string(v)) != "0"
-		return nil
-	})
-	return on
+	if b.forward == nil {
+		return true // cannot tell: do not complain
+	}
+	var v [8]byte
+	n, err := b.forward.ReadAt(v[:], 0)
+	return n == 0 || (err != nil && err != io.EOF) || strings.TrimSpace(string(v[:n])) != "0"
 }
 
 // inNS runs fn on a thread in our namespace.
@@ -570,6 +580,13 @@ func (b *Backend) Close() error {
 		}
 	}
 	errs = append(errs, b.conn.CloseLasting())
+	b.links.Close()
+	if b.dump != nil {
+		b.dump.Close()
+	}
+	if b.forward != nil {
+		b.forward.Close()
+	}
 	if b.ns.IsOpen() {
 		b.ns.Close()
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/binary"
 	"fmt"
+	"hash/fnv"
 
 	"github.com/google/nftables"
 	"github.com/google/nftables/binaryutil"
@@ -20,12 +21,16 @@ func (b *Backend) reconcileSlots(ctx context.Context, svcs []*service, rep *data
 		if err := ctx.Err(); err != nil {
 			return err
 		}
+		key := mapKey{s.family, s.mapName}
+		have := b.maps[key]
+		fp := fingerprint(s)
+		if have != nil && have.fp == fp {
+			continue // the same targets and weights as written: the same table
+		}
 		want, err := wantSlots(s)
 		if err != nil {
 			return fmt.Errorf("dataplane/nft: %s: %w", s.d.Name, err)
 		}
-		key := mapKey{s.family, s.mapName}
-		have := b.maps[key]
 		if have == nil {
 			if have, err = b.readMap(s); err != nil {
 				return err
@@ -45,8 +50,19 @@ func (b *Backend) reconcileSlots(ctx context.Context, svcs []*service, rep *data
 				return fmt.Errorf("dataplane/nft: %s: %w", s.d.Name, err)
 			}
 		}
+		have.fp = fp
 	}
 	return nil
+}
+
+// fingerprint hashes what decides s's table: its targets, weights and size.
+func fingerprint(s *service) uint64 {
+	h := fnv.New64a()
+	fmt.Fprintf(h, "%d|%s|", s.slots, s.mode)
+	for _, t := range s.targets {
+		fmt.Fprintf(h, "%s=%d,", t.Addr, t.Weight)
+	}
+	return h.Sum64() | 1 // never 0, the value of a map read from the kernel
 }
 
 // wantSlots is s's Maglev table, each slot encoded as the map value of its
