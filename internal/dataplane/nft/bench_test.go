@@ -118,7 +118,6 @@ func bigView(b *testing.B, version uint64, mode model.DataPlaneMode, change bool
 	return v
 }
 
-
 // cpuTime is the process's user and system CPU time so far.
 func cpuTime() time.Duration {
 	var ru syscall.Rusage

@@ -6,9 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"hash/fnv"
+	"io"
 	"log/slog"
 	"maps"
-	"io"
 	"os"
 	"os/exec"
 	"runtime"
@@ -63,11 +63,11 @@ type Backend struct {
 	mu      sync.Mutex // guards the fields below
 	ns      vnetns.NsHandle
 	conn    *nftables.Conn
-	links   *netlink.Handle // rtnetlink in our namespace
-	dump    *mnl.Conn       // netfilter netlink for rule dumps, dialed on first use
-	forward *os.File        // net.ipv4.ip_forward of our namespace, opened there
-	maps   map[mapKey]*slotMap // the slots we know are in the kernel
-	closed bool
+	links   *netlink.Handle     // rtnetlink in our namespace
+	dump    *mnl.Conn           // netfilter netlink for rule dumps, dialed on first use
+	forward *os.File            // net.ipv4.ip_forward of our namespace, opened there
+	maps    map[mapKey]*slotMap // the slots we know are in the kernel
+	closed  bool
 }
 
 type mapKey struct {
