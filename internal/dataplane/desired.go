@@ -38,8 +38,8 @@ type Target struct {
 	Weight int
 }
 
-// Plan lists the services of the load balancers whose data plane backend is
-// backend, as v routes them: one per node address (VIP) and L4 listener.
+// Plan lists the services of the load balancers that serves picks, as v
+// routes them: one per node address (VIP) and L4 listener.
 // Each VIP routes as a node of its zone does (view.TargetGroup.RoutableFrom),
 // so that a balancer with nodes in several zones programs each node's VIPs
 // with its own zone's decision. Problems are what cannot be programmed.
@@ -47,17 +47,20 @@ type Target struct {
 // A listener forwarding to several target groups spreads traffic over the
 // groups by their weights and within each group by target weight; a target
 // in two groups gets the sum.
-func Plan(v *view.View, backend model.DataPlaneBackend) (svcs []Desired, problems []string) {
+func Plan(v *view.View, serves func(*model.LoadBalancer) bool) (svcs []Desired, problems []string) {
 	names := make([]string, 0, len(v.LoadBalancers))
 	for n, lb := range v.LoadBalancers {
-		if lb.Spec.BackendOf() == backend {
+		if serves(lb.Spec) {
 			names = append(names, n)
 		}
 	}
 	slices.Sort(names)
 	for _, n := range names {
 		lb := v.LoadBalancers[n]
-		setting := *lb.Spec.DataPlane
+		var setting model.DataPlane
+		if lb.Spec.DataPlane != nil {
+			setting = *lb.Spec.DataPlane
+		}
 		for _, l := range lb.Spec.Listeners {
 			proto := ""
 			switch l.Protocol {

@@ -68,6 +68,7 @@ type Server struct {
 	draining  bool
 	dns       *dnsserver.Server // nil without DNS listen addresses
 	store     store.Store       // set once Run has opened it
+	dataplane *dataPlanes       // set once Run has chosen the data planes
 }
 
 // New checks cfg and returns a Server. It does no I/O.
@@ -138,6 +139,10 @@ func (s *Server) Run(ctx context.Context) error {
 		}
 	}
 
+	dp, err := s.newDataPlanes(ctx, st)
+	if err != nil {
+		return err
+	}
 	dns, err := s.newDNS()
 	if err != nil {
 		return err
@@ -157,6 +162,7 @@ func (s *Server) Run(ctx context.Context) error {
 		g.Go(func() error { return dns.Run(gctx) })
 	}
 	g.Go(func() error { return s.buildViews(gctx, st) })
+	g.Go(func() error { return dp.Run(gctx, s.pub) })
 	g.Go(func() error { return s.watchFile(gctx, st) })
 	g.Go(func() error {
 		if err := admin.Serve(ln); !errors.Is(err, http.ErrServerClosed) {

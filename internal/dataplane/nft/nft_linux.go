@@ -51,6 +51,10 @@ type Config struct {
 	TxnSize int
 	// NftPath is the nft command; default "nft" from PATH.
 	NftPath string
+	// Serves picks the load balancers to program; default those whose
+	// data_plane backend is nft. serve narrows it to the ones it did not
+	// fall back to userspace for.
+	Serves func(*model.LoadBalancer) bool
 }
 
 // Backend programs nftables towards views. Apply and Close may be called
@@ -105,6 +109,9 @@ func New(cfg Config) (*Backend, error) {
 	}
 	if cfg.NftPath == "" {
 		cfg.NftPath = "nft"
+	}
+	if cfg.Serves == nil {
+		cfg.Serves = func(lb *model.LoadBalancer) bool { return lb.BackendOf() == model.BackendNft }
 	}
 	return &Backend{cfg: cfg, log: cfg.Logger, ns: vnetns.None(), maps: map[mapKey]*slotMap{}}, nil
 }
@@ -227,7 +234,7 @@ func (b *Backend) Apply(ctx context.Context, v *view.View) (dataplane.Report, er
 	if err := b.openLocked(); err != nil {
 		return rep, err
 	}
-	desired, problems := dataplane.Plan(v, model.BackendNft)
+	desired, problems := dataplane.Plan(v, b.cfg.Serves)
 	rep.Problems = problems
 	svcs := b.services(desired, &rep)
 	if err := b.reconcileStatic(ctx, svcs, &rep); err != nil {

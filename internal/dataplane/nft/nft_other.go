@@ -9,6 +9,7 @@ import (
 	"log/slog"
 
 	"github.com/switchboard/switchboard/internal/dataplane"
+	"github.com/switchboard/switchboard/internal/model"
 	"github.com/switchboard/switchboard/internal/view"
 )
 
@@ -19,6 +20,7 @@ type Config struct {
 	BatchSize int
 	TxnSize   int
 	NftPath   string
+	Serves    func(*model.LoadBalancer) bool
 }
 
 // Backend is the nftables data plane; it needs Linux.
