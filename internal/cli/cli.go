@@ -20,6 +20,7 @@ func verbs() []verb {
 	return []verb{
 		{"serve", "run every component enabled in a configuration file", serve},
 		{"validate", "check configuration files and print every problem", validate},
+		{"target-setup", "put a VIP on this target's loopback for a DSR balancer (--undo removes it)", targetSetup},
 		{"version", "print the version", version},
 	}
 }
