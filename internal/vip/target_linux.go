@@ -79,17 +79,28 @@ func UndoTarget(vip netip.Addr) error {
 }
 
 func loopbackAddr(vip netip.Addr) (netlink.Link, *netlink.Addr, error) {
-	if !vip.IsValid() || vip.IsUnspecified() || vip.IsLoopback() || vip.IsMulticast() {
-		return nil, nil, fmt.Errorf("vip: %s cannot be a virtual IP", vip)
+	vip, addr, err := hostAddr(vip)
+	if err != nil {
+		return nil, nil, err
 	}
-	vip = vip.Unmap()
 	lo, err := netlink.LinkByName("lo")
 	if err != nil {
 		return nil, nil, fmt.Errorf("vip: loopback interface: %w", err)
+	}
+	return lo, addr, nil
+}
+
+// hostAddr checks that vip can be a virtual IP and returns it unmapped, as
+// a host address (/32 or /128; IPv6 without duplicate detection, so that
+// it is usable at once).
+func hostAddr(vip netip.Addr) (netip.Addr, *netlink.Addr, error) {
+	vip = vip.Unmap()
+	if err := checkVIP(vip); err != nil {
+		return vip, nil, err
 	}
 	addr := &netlink.Addr{IPNet: &net.IPNet{IP: vip.AsSlice(), Mask: net.CIDRMask(vip.BitLen(), vip.BitLen())}}
 	if vip.Is6() {
 		addr.Flags = syscall.IFA_F_NODAD
 	}
-	return lo, addr, nil
+	return vip, addr, nil
 }
