@@ -104,7 +104,6 @@ func (o *Owner) update(a netip.Addr, f func(*State)) {
 	f(o.state[a])
 }
 
-
 // checkVIP says why a cannot be a virtual IP, or nil.
 func checkVIP(a netip.Addr) error {
 	if !a.IsValid() || a.IsUnspecified() || a.IsLoopback() || a.IsMulticast() || a.IsLinkLocalUnicast() || a.Is4In6() {

@@ -178,7 +178,9 @@ func TestOwnerHoldsOnlyWhileLeading(t *testing.T) {
 	go func() { done <- o.Run(ctx) }()
 	defer func() { cancel(); <-done }()
 
-	held := func() bool { return strings.Contains(ns.Exec(t, "ip", "-o", "addr", "show", "dev", "eth0"), "10.99.0.100/32") }
+	held := func() bool {
+		return strings.Contains(ns.Exec(t, "ip", "-o", "addr", "show", "dev", "eth0"), "10.99.0.100/32")
+	}
 	waitFor := func(what string, cond func() bool) {
 		t.Helper()
 		for deadline := time.Now().Add(5 * time.Second); !cond(); {
