@@ -10,6 +10,8 @@ command -v gcc >/dev/null || need_apt+=(gcc libc6-dev)   # the race detector nee
 command -v prometheus >/dev/null || need_apt+=(prometheus) # metric checks against a real server
 command -v dig >/dev/null || need_apt+=(dnsutils)          # DNS answers checked with a real client
 command -v nsd >/dev/null || need_apt+=(nsd)               # zone transfer to a real secondary
+command -v nft >/dev/null || need_apt+=(nftables)          # the nft data plane's static rules, and its tests
+command -v ip >/dev/null || need_apt+=(iproute2)           # network namespaces for the kernel data plane tests
 if ((${#need_apt[@]})); then
 	if [ "$(id -u)" = 0 ]; then
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}"

@@ -495,7 +495,8 @@ func (b *Backend) reconcileStatic(ctx context.Context, svcs []*service, rep *dat
 			m := wantMaps[s]
 			data := "ip daddr"
 			if fam == nftables.TableFamilyIPv4 {
-				data = "ip daddr . tcp dport"
+				// The port's type must name the rule's protocol.
+				data = "ip daddr . " + m.d.Protocol + " dport"
 			}
 			fmt.Fprintf(&script, "add map %s %s %s { typeof jhash ip saddr mod 2 : %s; size %d; comment %q; }\n", fn, TableName, s, data, m.slots, m.d.Name)
 		}

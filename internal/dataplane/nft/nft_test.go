@@ -4,6 +4,7 @@ package nft_test
 
 import (
 	"bufio"
+	"cmp"
 	"context"
 	"fmt"
 	"io"
@@ -44,6 +45,7 @@ type lab struct {
 	targets []*netns.Host
 	port    int // the targets' port
 	dsr     bool
+	proto   model.Protocol // of the listener and group; default tcp
 }
 
 func newLab(t *testing.T, targets int, dsr bool) *lab {
@@ -84,7 +86,24 @@ func (l *lab) addTarget() *netns.Host {
 		t.Fatal(err)
 	}
 	var wg sync.WaitGroup
-	t.Cleanup(func() { ln.Close(); wg.Wait() })
+	var pc net.PacketConn
+	if err := h.Do(func() (err error) {
+		pc, err = net.ListenPacket("udp4", fmt.Sprintf(":%d", l.port))
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close(); pc.Close(); wg.Wait() })
+	wg.Go(func() {
+		buf := make([]byte, 1500)
+		for {
+			_, from, err := pc.ReadFrom(buf)
+			if err != nil {
+				return
+			}
+			pc.WriteTo([]byte(name), from)
+		}
+	})
 	wg.Go(func() {
 		for {
 			c, err := ln.Accept()
@@ -167,12 +186,12 @@ func (l *lab) build(version uint64, mode model.DataPlaneMode, down ...string) *v
 	s := &model.State{
 		Zones: []model.Zone{{Name: "a"}},
 		TargetGroups: []model.TargetGroup{{
-			Name: "web", Protocol: model.ProtoTCP, Port: l.port,
+			Name: "web", Protocol: cmp.Or(l.proto, model.ProtoTCP), Port: l.port,
 		}},
 		LoadBalancers: []model.LoadBalancer{{
 			Name:  "edge",
 			Nodes: []model.Node{{Zone: "a", Addresses: []netip.Addr{vipAddr}}},
-			Listeners: []model.Listener{{Protocol: model.ProtoTCP, Port: 80, DefaultAction: model.Action{
+			Listeners: []model.Listener{{Protocol: cmp.Or(l.proto, model.ProtoTCP), Port: 80, DefaultAction: model.Action{
 				Forward: &model.Forward{TargetGroups: []model.WeightedTargetGroup{{Name: "web"}}},
 			}}},
 			DataPlane: &model.DataPlane{Backend: model.BackendNft, Mode: mode, Interface: netns.Iface},
@@ -372,5 +391,43 @@ func TestDSRRepliesBypassTheBalancerAndMovesOnlyTheNewShare(t *testing.T) {
 	}
 	if tabs := l.tables(); len(tabs) != 0 {
 		t.Errorf("after Close the tables are %q, want none", tabs)
+	}
+}
+
+// TestNATSpreadsUDP: datagrams to the VIP from 60 client sockets are
+// answered by every target, through the balancer.
+func TestNATSpreadsUDP(t *testing.T) {
+	l := newLab(t, 3, false)
+	l.proto = model.ProtoUDP
+	b := l.backend()
+	if rep := apply(t, b, l.build(1, model.ModeNAT)); len(rep.Problems) > 0 || len(rep.Services) != 1 || rep.Services[0].Protocol != "udp" {
+		t.Fatalf("Apply report = %+v, want one udp service and no problems", rep)
+	}
+	got := map[string]int{}
+	for range 60 {
+		var c net.Conn
+		if err := l.client.Do(func() (err error) {
+			c, err = net.Dial("udp4", netip.AddrPortFrom(vipAddr, 80).String())
+			return err
+		}); err != nil {
+			t.Fatal(err)
+		}
+		c.SetDeadline(time.Now().Add(2 * time.Second))
+		buf := make([]byte, 64)
+		_, err := c.Write([]byte("who?"))
+		n := 0
+		if err == nil {
+			n, err = c.Read(buf)
+		}
+		c.Close()
+		if err != nil {
+			t.Fatalf("udp exchange with %s:80: %v", vipAddr, err)
+		}
+		got[string(buf[:n])]++
+	}
+	for _, name := range []string{"t1", "t2", "t3"} {
+		if got[name] == 0 {
+			t.Errorf("60 udp flows reached %v; none reached %s", got, name)
+		}
 	}
 }
