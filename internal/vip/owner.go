@@ -43,6 +43,8 @@ type State struct {
 	Announced int `json:"announced"`
 	// Error is the last error, empty when none.
 	Error string `json:"error,omitempty"`
+
+	added bool // the Owner put the address there (so it may remove it)
 }
 
 // Owner holds VIPs on an interface while the elector says so, announces

@@ -95,16 +95,25 @@ func (o *Owner) take(ns vnetns.NsHandle, nl *netlink.Handle, a netip.Addr) error
 		return fmt.Errorf("vip: interface %s: %w", o.cfg.Interface, err)
 	}
 	_, addr, _ := hostAddr(a)
-	if err := nl.AddrAdd(link, addr); err != nil && !errors.Is(err, syscall.EEXIST) {
+	err = nl.AddrAdd(link, addr)
+	if err != nil && !errors.Is(err, syscall.EEXIST) {
 		return fmt.Errorf("vip: add %s to %s: %w", a, o.cfg.Interface, err)
 	}
-	o.update(a, func(s *State) { s.Held, s.Since, s.Announced, s.Error = true, time.Now(), 0, "" })
+	// An address that was there before is the operator's: never remove it.
+	added := err == nil
+	o.update(a, func(s *State) { s.Held, s.Since, s.Announced, s.Error, s.added = true, time.Now(), 0, "", added })
 	o.log.Info("vip taken", "vip", a, "interface", o.cfg.Interface)
 	return nil
 }
 
 func (o *Owner) withdraw(nl *netlink.Handle, a netip.Addr) error {
-	defer o.update(a, func(s *State) { s.Held, s.Since = false, time.Now() })
+	var added bool
+	o.update(a, func(s *State) { added = s.added })
+	defer o.update(a, func(s *State) { s.Held, s.Since, s.added = false, time.Now(), false })
+	if !added {
+		o.log.Info("vip left in place: it was on the interface before", "vip", a, "interface", o.cfg.Interface)
+		return nil
+	}
 	link, err := nl.LinkByName(o.cfg.Interface)
 	if err != nil {
 		return fmt.Errorf("vip: interface %s: %w", o.cfg.Interface, err)

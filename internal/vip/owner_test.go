@@ -168,7 +168,7 @@ func TestOwnerHoldsOnlyWhileLeading(t *testing.T) {
 	ns.Exec(t, "ip", "link", "add", "eth0", "type", "veth", "peer", "name", "eth1")
 	ns.Exec(t, "ip", "link", "set", "eth0", "up")
 	e := handElector{grant: make(chan chan struct{})}
-	o, err := New(Config{Interface: "eth0", VIPs: []netip.Addr{netip.MustParseAddr("10.99.0.100")}, Elector: e,
+	o, err := New(Config{Interface: "eth0", VIPs: []netip.Addr{netip.MustParseAddr("10.99.0.100"), netip.MustParseAddr("10.99.0.101")}, Elector: e,
 		Announcements: 1, Interval: 10 * time.Millisecond, NetNS: "/var/run/netns/" + ns.Name})
 	if err != nil {
 		t.Fatal(err)
@@ -178,6 +178,8 @@ func TestOwnerHoldsOnlyWhileLeading(t *testing.T) {
 	go func() { done <- o.Run(ctx) }()
 	defer func() { cancel(); <-done }()
 
+	// An address the operator put there stays when the lead is lost.
+	ns.Exec(t, "ip", "addr", "add", "10.99.0.101/32", "dev", "eth0")
 	held := func() bool {
 		return strings.Contains(ns.Exec(t, "ip", "-o", "addr", "show", "dev", "eth0"), "10.99.0.100/32")
 	}
@@ -195,7 +197,11 @@ func TestOwnerHoldsOnlyWhileLeading(t *testing.T) {
 	}
 	lost := make(chan struct{})
 	e.grant <- lost
-	waitFor("the VIP is held", func() bool { return held() && o.Status()[0].Held })
+	e.grant <- lost
+	waitFor("the VIPs are held", func() bool { return held() && o.Status()[0].Held && o.Status()[1].Held })
 	close(lost)
-	waitFor("the VIP is withdrawn", func() bool { return !held() && !o.Status()[0].Held })
+	waitFor("the VIPs are withdrawn", func() bool { return !held() && !o.Status()[0].Held && !o.Status()[1].Held })
+	if !strings.Contains(ns.Exec(t, "ip", "-o", "addr", "show", "dev", "eth0"), "10.99.0.101/32") {
+		t.Error("withdrawing removed 10.99.0.101, which the operator had put on eth0 before")
+	}
 }
