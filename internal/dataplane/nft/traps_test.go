@@ -150,3 +150,15 @@ func TestNewRefusesBatchesPastTheAttributeLimit(t *testing.T) {
 		t.Error("New(BatchSize: 1501) = nil error, want one: larger messages lose elements silently")
 	}
 }
+
+func TestAvailableSaysWhy(t *testing.T) {
+	ns := netns.New(t, "avail")
+	netns.RequireCommand(t, "nft")
+	if err := nft.Available("/var/run/netns/" + ns.Name); err != nil {
+		t.Errorf("Available(as root, in a fresh namespace) = %v, want nil", err)
+	}
+	err := nft.Available("/var/run/netns/no-such-namespace")
+	if err == nil || !strings.Contains(err.Error(), "network namespace /var/run/netns/no-such-namespace") {
+		t.Errorf("Available(missing namespace) = %v, want the reason", err)
+	}
+}
