@@ -71,6 +71,8 @@ type Backend struct {
 	dump    *mnl.Conn           // netfilter netlink for rule dumps, dialed on first use
 	forward *os.File            // net.ipv4.ip_forward of our namespace, opened there
 	maps    map[mapKey]*slotMap // the slots we know are in the kernel
+	// scratch is reused for each service's wanted slots.
+	scratch []uint64
 	closed  bool
 }
 

@@ -27,10 +27,11 @@ func (b *Backend) reconcileSlots(ctx context.Context, svcs []*service, rep *data
 		if have != nil && have.fp == fp {
 			continue // the same targets and weights as written: the same table
 		}
-		want, err := wantSlots(s)
+		want, err := wantSlots(s, b.scratch)
 		if err != nil {
 			return fmt.Errorf("dataplane/nft: %s: %w", s.d.Name, err)
 		}
+		b.scratch = want
 		if have == nil {
 			if have, err = b.readMap(s); err != nil {
 				return err
@@ -58,17 +59,30 @@ func (b *Backend) reconcileSlots(ctx context.Context, svcs []*service, rep *data
 // fingerprint hashes what decides s's table: its targets, weights and size.
 func fingerprint(s *service) uint64 {
 	h := fnv.New64a()
-	fmt.Fprintf(h, "%d|%s|", s.slots, s.mode)
+	b := make([]byte, 0, 64)
+	b = binary.BigEndian.AppendUint64(b, uint64(s.slots))
+	b = append(b, s.mode...)
+	h.Write(b)
 	for _, t := range s.targets {
-		fmt.Fprintf(h, "%s=%d,", t.Addr, t.Weight)
+		b = t.Addr.Addr().AppendTo(b[:0])
+		b = binary.BigEndian.AppendUint16(b, t.Addr.Port())
+		b = binary.BigEndian.AppendUint64(b, uint64(t.Weight))
+		h.Write(b)
 	}
 	return h.Sum64() | 1 // never 0, the value of a map read from the kernel
 }
 
 // wantSlots is s's Maglev table, each slot encoded as the map value of its
-// target (0 when the service has no target).
-func wantSlots(s *service) ([]uint64, error) {
-	vals := make([]uint64, s.slots)
+// target (0 when the service has no target), written into buf when it is
+// large enough.
+func wantSlots(s *service, buf []uint64) ([]uint64, error) {
+	var vals []uint64
+	if cap(buf) >= s.slots {
+		vals = buf[:s.slots]
+		clear(vals)
+	} else {
+		vals = make([]uint64, s.slots)
+	}
 	if len(s.targets) == 0 {
 		return vals, nil
 	}
