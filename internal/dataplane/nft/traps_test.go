@@ -162,3 +162,59 @@ func TestAvailableSaysWhy(t *testing.T) {
 		t.Errorf("Available(missing namespace) = %v, want the reason", err)
 	}
 }
+
+// TestServicesComeAndGoWithoutTouchingOthers: a second listener adds its
+// rules and a full map of its own without rewriting a slot of the first;
+// removing it deletes its map; and something foreign added to our table is
+// put right by the next Apply.
+func TestServicesComeAndGoWithoutTouchingOthers(t *testing.T) {
+	ns := netns.New(t, "svc")
+	netns.RequireCommand(t, "nft")
+	b, err := nft.New(nft.Config{NetNS: "/var/run/netns/" + ns.Name})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	one := natView(t, 1, 3)
+	two := natView(t, 2, 3)
+	spec := two.State.LoadBalancers[0].Listeners[0]
+	spec.Port = 443
+	two.State.LoadBalancers[0].Listeners = append(two.State.LoadBalancers[0].Listeners, spec)
+
+	ctx := context.Background()
+	maps := func() int {
+		c, _ := nftables.New(nftables.WithNetNSFd(int(ns.Handle)))
+		sets, err := c.GetSets(&nftables.Table{Name: nft.TableName, Family: nftables.TableFamilyIPv4})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(sets)
+	}
+	if _, err := b.Apply(ctx, one); err != nil {
+		t.Fatal(err)
+	}
+	rep, err := b.Apply(ctx, two)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// 3 rules for the new service, and the 3 of the old one rewritten in
+	// the same chain flush; slots: the new map only.
+	if rep.Updated != 0 || rep.Added != model.DefaultTableSize+6 || rep.Removed != 3 || maps() != 2 {
+		t.Errorf("adding a listener: added %d, updated %d, removed %d, maps %d; want %d added (a full map and 6 rules), 3 rules removed, 2 maps",
+			rep.Added, rep.Updated, rep.Removed, maps(), model.DefaultTableSize+6)
+	}
+	if _, err := b.Apply(ctx, one); err != nil {
+		t.Fatal(err)
+	}
+	if n := maps(); n != 1 {
+		t.Errorf("after removing the listener our table holds %d maps, want 1", n)
+	}
+	ns.Exec(t, "nft", "add rule ip switchboard prerouting counter drop")
+	rep, err = b.Apply(ctx, one)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out := ns.Exec(t, "nft", "list", "chain", "ip", "switchboard", "prerouting"); strings.Contains(out, "drop") || rep.Added != 3 {
+		t.Errorf("a foreign rule in our chain survived the next Apply (added %d rules):\n%s", rep.Added, out)
+	}
+}
