@@ -199,3 +199,11 @@ func (s *Server) newDataPlanes(ctx context.Context, st store.Store) (*dataPlanes
 	s.mu.Unlock()
 	return dp, nil
 }
+
+// InKernel reports whether a kernel backend forwards lb's listeners, so
+// that the userspace L4 proxy leaves them alone; false for a balancer that
+// fell back to userspace.
+func (d *dataPlanes) InKernel(lb *model.LoadBalancer) bool {
+	b := lb.BackendOf()
+	return b.Kernel() && d.backends[b] != nil && d.serves(b)(lb)
+}

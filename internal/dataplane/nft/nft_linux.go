@@ -182,8 +182,10 @@ func (b *Backend) openLocked() error {
 	if err != nil {
 		return fmt.Errorf("dataplane/nft: netlink: %w", err)
 	}
-	links, err := netlink.NewHandleAt(b.ns)
-	if !b.ns.IsOpen() {
+	var links *netlink.Handle
+	if b.ns.IsOpen() {
+		links, err = netlink.NewHandleAt(b.ns)
+	} else {
 		links, err = netlink.NewHandle()
 	}
 	if err != nil {
