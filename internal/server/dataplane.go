@@ -61,8 +61,12 @@ func newDataPlanes(log *slog.Logger, st *model.State) (*dataPlanes, error) {
 		reports:  map[model.DataPlaneBackend]dataplane.Report{},
 		told:     map[string]string{},
 	}
+	// Each backend is probed once; probe is safe for concurrent use.
+	var probeMu sync.Mutex
 	results := map[model.DataPlaneBackend]error{}
 	d.probe = func(b model.DataPlaneBackend) error {
+		probeMu.Lock()
+		defer probeMu.Unlock()
 		if err, ok := results[b]; ok {
 			return err
 		}
