@@ -24,11 +24,18 @@ import (
 // targets are healthy and the view where target 17 failed and a 1,001st
 // joined, so each Apply rewrites about 2·65537/1000 slots. It reports the
 // p50, p99 and maximum of Apply's duration and the slots written per Apply.
+// The build variants also time view.Build from the new health snapshot,
+// which is what a health change costs before Apply starts.
 //
 //	go test -run '^$' -bench SyncOneTargetOf1000 -benchtime 300x ./internal/dataplane/nft/
 func BenchmarkSyncOneTargetOf1000(b *testing.B) {
-	for _, mode := range []model.DataPlaneMode{model.ModeNAT, model.ModeDSR} {
-		b.Run(string(mode), func(b *testing.B) {
+	for _, bench := range []struct {
+		name  string
+		mode  model.DataPlaneMode
+		build bool
+	}{{"nat", model.ModeNAT, false}, {"dsr", model.ModeDSR, false}, {"nat+build", model.ModeNAT, true}} {
+		mode := bench.mode
+		b.Run(bench.name, func(b *testing.B) {
 			ns := netns.New(b, "bench")
 			netns.RequireCommand(b, "nft")
 			ns.Exec(b, "ip", "link", "add", "eth0", "type", "veth", "peer", "name", "eth1")
@@ -38,8 +45,9 @@ func BenchmarkSyncOneTargetOf1000(b *testing.B) {
 				b.Fatal(err)
 			}
 			b.Cleanup(func() { be.Close() })
-			healthy := bigView(b, 1, mode, false)
-			changed := bigView(b, 2, mode, true)
+			hs, hh := bigState(b, mode, false)
+			cs, ch := bigState(b, mode, true)
+			healthy, changed := view.Build(1, hs, hh, time.Now()), view.Build(2, cs, ch, time.Now())
 			ctx := context.Background()
 			if _, err := be.Apply(ctx, healthy); err != nil {
 				b.Fatal(err)
@@ -50,12 +58,15 @@ func BenchmarkSyncOneTargetOf1000(b *testing.B) {
 			cpu0 := cpuTime()
 			i := 0
 			for b.Loop() {
-				v := healthy
+				v, st, h := healthy, hs, hh
 				if i%2 == 0 {
-					v = changed
+					v, st, h = changed, cs, ch
 				}
 				i++
 				start := time.Now()
+				if bench.build {
+					v = view.Build(uint64(i+2), st, h, time.Now())
+				}
 				rep, err := be.Apply(ctx, v)
 				took = append(took, time.Since(start))
 				if err != nil {
@@ -79,9 +90,10 @@ func BenchmarkSyncOneTargetOf1000(b *testing.B) {
 	}
 }
 
-// bigView is a balancer with one tcp/80 service over 1,000 targets; with
-// change, target 17 is unhealthy and a 1,001st target is registered.
-func bigView(b *testing.B, version uint64, mode model.DataPlaneMode, change bool) *view.View {
+// bigState is a balancer with one tcp/80 service over 1,000 targets, and
+// their health; with change, target 17 is unhealthy and a 1,001st target
+// is registered.
+func bigState(b *testing.B, mode model.DataPlaneMode, change bool) (*model.State, *state.Snapshot) {
 	tg := model.TargetGroup{Name: "big", Protocol: model.ProtoTCP, Port: 80}
 	n := 1000
 	if change {
@@ -111,11 +123,11 @@ func bigView(b *testing.B, version uint64, mode model.DataPlaneMode, change bool
 		ap := netip.AddrPortFrom(tg.Targets[17].Address, 80)
 		statuses[state.Key{Check: state.GroupCheck("big"), Target: ap}] = state.Status{Observed: true, Reason: "bench"}
 	}
-	v := view.Build(version, s, state.NewSnapshot(version, statuses), time.Now())
-	if got := len(v.TargetGroups["big"].Zones["a"].Routable); got != 1000 {
+	h := state.NewSnapshot(1, statuses)
+	if got := len(view.Build(1, s, h, time.Now()).TargetGroups["big"].Zones["a"].Routable); got != 1000 {
 		b.Fatalf("view routes %d targets", got)
 	}
-	return v
+	return s, h
 }
 
 // cpuTime is the process's user and system CPU time so far.
