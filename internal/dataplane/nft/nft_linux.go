@@ -529,7 +529,8 @@ func (b *Backend) reconcileStatic(ctx context.Context, svcs []*service, rep *dat
 	if script.Len() == 0 {
 		return nil
 	}
-	b.log.Info("rewriting nftables rules", "script", script.String())
+	b.log.Info("rewriting nftables rules", "services", len(svcs))
+	b.log.Debug("nft script", "script", script.String())
 	return b.nft(ctx, script.String())
 }
 
