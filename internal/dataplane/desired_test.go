@@ -149,3 +149,34 @@ func TestChoose(t *testing.T) {
 		})
 	}
 }
+
+func TestPlanFollowsFailOpenAndZonalShifts(t *testing.T) {
+	s := testState(t)
+	s.TargetGroups[0].CrossZone = new(true)
+	down := func(addrs ...string) *state.Snapshot {
+		m := map[state.Key]state.Status{}
+		for _, a := range addrs {
+			m[state.Key{Check: state.GroupCheck("web"), Target: ap(a)}] = state.Status{Observed: true}
+		}
+		return state.NewSnapshot(1, m)
+	}
+	targets := func(v *view.View) (string, bool) {
+		svcs, _ := dataplane.Plan(v, nftOnly)
+		var out []string
+		for _, t := range svcs[0].Targets {
+			out = append(out, t.Addr.String())
+		}
+		return strings.Join(out, " "), svcs[0].FailingOpen
+	}
+	// Every target down: fail open to all of them, and say so.
+	got, failing := targets(view.Build(1, s, down("10.0.1.1:80", "10.0.1.2:80", "10.0.2.1:80"), time.Now()))
+	if got != "10.0.1.1:80 10.0.1.2:80 10.0.2.1:80" || !failing {
+		t.Errorf("all down: targets %q, failing open %v; want all three, failing open", got, failing)
+	}
+	// A zonal shift away from b: b's target gets no traffic from any node.
+	s.ZonalShifts = []model.ZonalShift{{TargetGroup: "web", AwayFrom: "b", ExpiresAt: time.Now().Add(time.Hour)}}
+	got, failing = targets(view.Build(1, s, down(), time.Now()))
+	if got != "10.0.1.1:80 10.0.1.2:80" || failing {
+		t.Errorf("shifted away from b: targets %q, failing open %v; want zone a's two", got, failing)
+	}
+}
