@@ -72,23 +72,13 @@ type Backend struct {
 	forward *os.File            // net.ipv4.ip_forward of our namespace, opened there
 	maps    map[mapKey]*slotMap // the slots we know are in the kernel
 	// scratch is reused for each service's wanted slots.
-	scratch []uint64
+	scratch []uint32
 	closed  bool
 }
 
 type mapKey struct {
 	family nftables.TableFamily
 	name   string
-}
-
-// slotMap is a map of slots as programmed: vals[i] encodes slot i's target
-// (0 for an empty slot).
-type slotMap struct {
-	set  *nftables.Set
-	vals []uint64
-	// fp is the fingerprint of the targets vals were computed from; 0 when
-	// vals were read from the kernel.
-	fp uint64
 }
 
 // New returns a Backend for cfg. It does no I/O: the first Apply opens the

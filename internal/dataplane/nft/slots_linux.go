@@ -14,6 +14,35 @@ import (
 	"github.com/switchboard/switchboard/internal/model"
 )
 
+// slotMap is a map of slots as programmed: ids[i] names slot i's value in
+// values (0 for an empty slot). Interning the values keeps a 65537-slot
+// table small and its comparison cheap whatever the value's length (4 to
+// 20 bytes).
+type slotMap struct {
+	set    *nftables.Set
+	ids    []uint32
+	values [][]byte          // by id; values[0] is unused
+	index  map[string]uint32 // value → id
+	// fp is the fingerprint of the targets ids were computed from; 0 when
+	// they were read from the kernel.
+	fp uint64
+}
+
+func newSlotMap(set *nftables.Set, slots int) *slotMap {
+	return &slotMap{set: set, ids: make([]uint32, slots), values: [][]byte{nil}, index: map[string]uint32{}}
+}
+
+// intern returns v's id, adding it when new.
+func (m *slotMap) intern(v []byte) uint32 {
+	if id, ok := m.index[string(v)]; ok {
+		return id
+	}
+	id := uint32(len(m.values))
+	m.values = append(m.values, v)
+	m.index[string(v)] = id
+	return id
+}
+
 // reconcileSlots brings every service's map to its Maglev table, writing
 // only the slots whose target differs from what is programmed.
 func (b *Backend) reconcileSlots(ctx context.Context, svcs []*service, rep *dataplane.Report) error {
@@ -27,17 +56,18 @@ func (b *Backend) reconcileSlots(ctx context.Context, svcs []*service, rep *data
 		if have != nil && have.fp == fp {
 			continue // the same targets and weights as written: the same table
 		}
-		want, err := wantSlots(s, b.scratch)
-		if err != nil {
-			return fmt.Errorf("dataplane/nft: %s: %w", s.d.Name, err)
-		}
-		b.scratch = want
 		if have == nil {
+			var err error
 			if have, err = b.readMap(s); err != nil {
 				return err
 			}
 			b.maps[key] = have
 		}
+		want, err := wantSlots(s, have, b.scratch)
+		if err != nil {
+			return fmt.Errorf("dataplane/nft: %s: %w", s.d.Name, err)
+		}
+		b.scratch = want
 		added, changed, removed, err := b.writeSlots(have, want)
 		rep.Added += added
 		rep.Updated += changed
@@ -52,8 +82,31 @@ func (b *Backend) reconcileSlots(ctx context.Context, svcs []*service, rep *data
 			}
 		}
 		have.fp = fp
+		if len(have.values) > 4*len(s.targets)+16 {
+			have.compact() // targets came and went: forget the old values
+		}
 	}
 	return nil
+}
+
+// compact drops the values no slot uses and renumbers the rest.
+func (m *slotMap) compact() {
+	values, index := [][]byte{nil}, map[string]uint32{}
+	renum := make(map[uint32]uint32)
+	for i, id := range m.ids {
+		if id == 0 {
+			continue
+		}
+		n, ok := renum[id]
+		if !ok {
+			n = uint32(len(values))
+			values = append(values, m.values[id])
+			index[string(m.values[id])] = n
+			renum[id] = n
+		}
+		m.ids[i] = n
+	}
+	m.values, m.index = values, index
 }
 
 // fingerprint hashes what decides s's table: its targets, weights and size.
@@ -72,19 +125,29 @@ func fingerprint(s *service) uint64 {
 	return h.Sum64() | 1 // never 0, the value of a map read from the kernel
 }
 
-// wantSlots is s's Maglev table, each slot encoded as the map value of its
-// target (0 when the service has no target), written into buf when it is
-// large enough.
-func wantSlots(s *service, buf []uint64) ([]uint64, error) {
-	var vals []uint64
+// value encodes t as s's map holds it: the address (dsr), or the address
+// and the port padded to 32 bits, as nftables lays out a concatenation (nat).
+func value(s *service, t dataplane.Target) []byte {
+	v := t.Addr.Addr().AsSlice()
+	if s.mode == model.ModeDSR {
+		return v
+	}
+	v = binary.BigEndian.AppendUint16(v, t.Addr.Port())
+	return append(v, 0, 0)
+}
+
+// wantSlots is s's Maglev table as ids of m's values (0 when the service
+// has no target), written into buf when it is large enough.
+func wantSlots(s *service, m *slotMap, buf []uint32) ([]uint32, error) {
+	var ids []uint32
 	if cap(buf) >= s.slots {
-		vals = buf[:s.slots]
-		clear(vals)
+		ids = buf[:s.slots]
+		clear(ids)
 	} else {
-		vals = make([]uint64, s.slots)
+		ids = make([]uint32, s.slots)
 	}
 	if len(s.targets) == 0 {
-		return vals, nil
+		return ids, nil
 	}
 	names := make([]string, len(s.targets))
 	weights := make([]int, len(s.targets))
@@ -95,33 +158,22 @@ func wantSlots(s *service, buf []uint64) ([]uint64, error) {
 	if err != nil {
 		return nil, err
 	}
-	enc := make([]uint64, len(s.targets))
+	enc := make([]uint32, len(s.targets))
 	for i, t := range s.targets {
-		a := t.Addr.Addr().As4()
-		v := uint64(binary.BigEndian.Uint32(a[:])) << 32
-		if s.mode != model.ModeDSR {
-			v |= uint64(t.Addr.Port()) << 16
-		}
-		enc[i] = v
+		enc[i] = m.intern(value(s, t))
 	}
 	for i, ti := range table {
-		vals[i] = enc[ti]
+		ids[i] = enc[ti]
 	}
-	return vals, nil
+	return ids, nil
 }
 
-// element encodes slot i with value v (as wantSlots encodes it).
-func element(m *slotMap, i int, v uint64) nftables.SetElement {
+// element encodes slot i with value id.
+func element(m *slotMap, i int, id uint32) nftables.SetElement {
 	e := nftables.SetElement{Key: binaryutil.NativeEndian.PutUint32(uint32(i))}
-	if v == 0 {
-		return e
+	if id != 0 {
+		e.Val = m.values[id]
 	}
-	val := make([]byte, 8)
-	binary.BigEndian.PutUint64(val, v)
-	if m.set.DataType.Bytes <= 4 {
-		val = val[:4]
-	}
-	e.Val = val
 	return e
 }
 
@@ -131,7 +183,7 @@ func (b *Backend) readMap(s *service) (*slotMap, error) {
 	if err != nil {
 		return nil, fmt.Errorf("dataplane/nft: %s: map %s: %w", s.d.Name, s.mapName, err)
 	}
-	m := &slotMap{set: set, vals: make([]uint64, s.slots)}
+	m := newSlotMap(set, s.slots)
 	els, err := b.conn.GetSetElements(set)
 	if err != nil {
 		return nil, fmt.Errorf("dataplane/nft: %s: read map %s: %w", s.d.Name, s.mapName, err)
@@ -142,11 +194,11 @@ func (b *Backend) readMap(s *service) (*slotMap, error) {
 			continue
 		}
 		i := int(binaryutil.NativeEndian.Uint32(e.Key))
-		if i >= len(m.vals) {
+		if i >= len(m.ids) {
 			stale++ // cannot be: the map's name carries its size
 			continue
 		}
-		m.vals[i] = decode(e.Val)
+		m.ids[i] = m.intern(e.Val)
 	}
 	if stale > 0 {
 		return nil, fmt.Errorf("dataplane/nft: %s: map %s holds %d slots past its size", s.d.Name, s.mapName, stale)
@@ -154,17 +206,11 @@ func (b *Backend) readMap(s *service) (*slotMap, error) {
 	return m, nil
 }
 
-func decode(val []byte) uint64 {
-	var b [8]byte
-	copy(b[:], val)
-	return binary.BigEndian.Uint64(b[:])
-}
-
 // writeSlots makes m's slots equal want. Each transaction covers a range
 // of slots, deleting and adding the changed ones together, so that no slot
 // is ever empty in between; transactions hold at most TxnSize slot
 // changes and messages at most BatchSize elements.
-func (b *Backend) writeSlots(m *slotMap, want []uint64) (added, changed, removed int, err error) {
+func (b *Backend) writeSlots(m *slotMap, want []uint32) (added, changed, removed int, err error) {
 	var dels, adds []nftables.SetElement
 	var pending []int // slots changed in the open transaction
 	flush := func() error {
@@ -185,13 +231,13 @@ func (b *Backend) writeSlots(m *slotMap, want []uint64) (added, changed, removed
 			return fmt.Errorf("write map %s: %w", m.set.Name, err)
 		}
 		for _, i := range pending {
-			m.vals[i] = want[i]
+			m.ids[i] = want[i]
 		}
 		dels, adds, pending = dels[:0], adds[:0], pending[:0]
 		return nil
 	}
 	for i, w := range want {
-		h := m.vals[i]
+		h := m.ids[i]
 		if h == w {
 			continue
 		}
@@ -225,18 +271,18 @@ func (b *Backend) verify(m *slotMap) error {
 	if err != nil {
 		return fmt.Errorf("read back map %s: %w", m.set.Name, err)
 	}
-	got := make([]uint64, len(m.vals))
+	got := make([]uint32, len(m.ids))
 	for _, e := range els {
 		if i := int(binaryutil.NativeEndian.Uint32(e.Key)); i < len(got) {
-			got[i] = decode(e.Val)
+			got[i] = m.intern(e.Val)
 		}
 	}
 	want, differ, first := 0, 0, -1
-	for i, v := range m.vals {
-		if v != 0 {
+	for i, id := range m.ids {
+		if id != 0 {
 			want++
 		}
-		if got[i] != v {
+		if got[i] != id {
 			differ++
 			if first < 0 {
 				first = i
@@ -244,7 +290,9 @@ func (b *Backend) verify(m *slotMap) error {
 		}
 	}
 	if differ > 0 || len(els) != want {
-		return fmt.Errorf("map %s holds %d elements where %d were written; %d slots differ, the first is %d: %x, not %x", m.set.Name, len(els), want, differ, first, got[max(first, 0)], m.vals[max(first, 0)])
+		f := max(first, 0)
+		return fmt.Errorf("map %s holds %d elements where %d were written; %d slots differ, the first is %d: %x, not %x",
+			m.set.Name, len(els), want, differ, f, m.values[got[f]], m.values[m.ids[f]])
 	}
 	return nil
 }
