@@ -64,13 +64,14 @@ type Backend struct {
 	cfg Config
 	log *slog.Logger
 
-	mu      sync.Mutex // guards the fields below
-	ns      vnetns.NsHandle
-	conn    *nftables.Conn
-	links   *netlink.Handle     // rtnetlink in our namespace
-	dump    *mnl.Conn           // netfilter netlink for rule dumps, dialed on first use
-	forward *os.File            // net.ipv4.ip_forward of our namespace, opened there
-	maps    map[mapKey]*slotMap // the slots we know are in the kernel
+	mu       sync.Mutex // guards the fields below
+	ns       vnetns.NsHandle
+	conn     *nftables.Conn
+	links    *netlink.Handle     // rtnetlink in our namespace
+	dump     *mnl.Conn           // netfilter netlink for rule dumps, dialed on first use
+	forward  *os.File            // net.ipv4.ip_forward of our namespace, opened there
+	forward6 *os.File            // net.ipv6.conf.all.forwarding, likewise
+	maps     map[mapKey]*slotMap // the slots we know are in the kernel
 	// scratch is reused for each service's wanted slots.
 	scratch []uint32
 	closed  bool
@@ -185,6 +186,7 @@ func (b *Backend) openLocked() error {
 	// A sysctl file belongs to the namespace it was opened in.
 	b.inNS(func() error {
 		b.forward, _ = os.Open("/proc/sys/net/ipv4/ip_forward")
+		b.forward6, _ = os.Open("/proc/sys/net/ipv6/conf/all/forwarding")
 		return nil
 	})
 	b.conn, b.links = c, links
@@ -257,24 +259,21 @@ func (b *Backend) Apply(ctx context.Context, v *view.View) (dataplane.Report, er
 // problem) what this backend cannot program.
 func (b *Backend) services(desired []dataplane.Desired, rep *dataplane.Report) []*service {
 	devs := map[string]error{}
-	forwarding := true
+	forwarding := map[bool]bool{} // by IPv6: whether the kernel forwards
 	if slices.ContainsFunc(desired, func(d dataplane.Desired) bool { return d.Setting.Mode != model.ModeDSR }) {
-		forwarding = b.ipForwarding()
+		forwarding[false], forwarding[true] = sysctlOn(b.forward), sysctlOn(b.forward6)
 	}
 	var out []*service
 	for _, d := range desired {
-		if !d.VIP.Is4() {
-			rep.Problems = append(rep.Problems, fmt.Sprintf("%s: the nft backend programs IPv4 VIPs only", d.Name))
-			continue
-		}
+		v6 := d.VIP.Is6()
 		s := &service{d: d, mode: d.Setting.Mode, slots: d.Setting.TableSize}
 		if s.slots == 0 {
 			s.slots = model.DefaultTableSize
 		}
 		for _, t := range d.Targets {
 			switch {
-			case !t.Addr.Addr().Is4():
-				rep.Problems = append(rep.Problems, fmt.Sprintf("%s: target %s: the nft backend forwards to IPv4 targets only", d.Name, t.Addr))
+			case t.Addr.Addr().Is6() != v6:
+				rep.Problems = append(rep.Problems, fmt.Sprintf("%s: target %s: the kernel forwards within one IP version, and the VIP is the other", d.Name, t.Addr))
 			case s.mode == model.ModeDSR && t.Addr.Port() != d.Port:
 				rep.Problems = append(rep.Problems, fmt.Sprintf("%s: target %s: dsr cannot change the port to %d", d.Name, t.Addr, t.Addr.Port()))
 			default:
@@ -287,8 +286,12 @@ func (b *Backend) services(desired []dataplane.Desired, rep *dataplane.Report) [
 		if d.FailingOpen {
 			rep.Problems = append(rep.Problems, fmt.Sprintf("%s: failing open: routing to unhealthy targets too", d.Name))
 		}
-		hash := fmt.Sprintf("jhash ip saddr . %s sport mod %d seed 0x%x", d.Protocol, s.slots, hashSeed)
-		match := fmt.Sprintf("ip daddr %s %s dport %d", d.VIP, d.Protocol, d.Port)
+		ip := "ip"
+		if v6 {
+			ip = "ip6"
+		}
+		hash := fmt.Sprintf("jhash %s saddr . %s sport mod %d seed 0x%x", ip, d.Protocol, s.slots, hashSeed)
+		match := fmt.Sprintf("%s daddr %s %s dport %d", ip, d.VIP, d.Protocol, d.Port)
 		switch s.mode {
 		case model.ModeDSR:
 			s.family, s.dev = nftables.TableFamilyNetdev, d.Setting.Interface
@@ -302,15 +305,22 @@ func (b *Backend) services(desired []dataplane.Desired, rep *dataplane.Report) [
 				continue
 			}
 			s.mapName = mapName(d.Name, "dsr", s.slots)
-			s.rule = fmt.Sprintf("%s fwd ip to %s map @%s device %q", match, hash, s.mapName, s.dev)
+			s.rule = fmt.Sprintf("%s fwd %s to %s map @%s device %q", match, ip, hash, s.mapName, s.dev)
 		default:
-			if !forwarding {
-				rep.Problems = append(rep.Problems, fmt.Sprintf("%s: net.ipv4.ip_forward is 0, so NAT cannot forward: set it to 1", d.Name))
+			if !forwarding[v6] {
+				knob := "net.ipv4.ip_forward"
+				if v6 {
+					knob = "net.ipv6.conf.all.forwarding"
+				}
+				rep.Problems = append(rep.Problems, fmt.Sprintf("%s: %s is 0, so NAT cannot forward: set it to 1", d.Name, knob))
 			}
 			s.family = nftables.TableFamilyIPv4
+			if v6 {
+				s.family = nftables.TableFamilyIPv6
+			}
 			s.mapName = mapName(d.Name, "nat", s.slots)
-			s.rule = fmt.Sprintf("%s dnat ip addr . port to %s map @%s", match, hash, s.mapName)
-			s.post = fmt.Sprintf("meta l4proto %s ct status dnat ct original ip daddr %s ct original proto-dst %d masquerade", d.Protocol, d.VIP, d.Port)
+			s.rule = fmt.Sprintf("%s dnat %s addr . port to %s map @%s", match, ip, hash, s.mapName)
+			s.post = fmt.Sprintf("meta l4proto %s ct status dnat ct original %s daddr %s ct original proto-dst %d masquerade", d.Protocol, ip, d.VIP, d.Port)
 		}
 		out = append(out, s)
 	}
@@ -330,13 +340,14 @@ func (b *Backend) linkExists(dev string) error {
 	return err
 }
 
-// ipForwarding reads net.ipv4.ip_forward in our namespace.
-func (b *Backend) ipForwarding() bool {
-	if b.forward == nil {
+// sysctlOn reads a sysctl file opened in our namespace: false only when
+// it reads 0.
+func sysctlOn(f *os.File) bool {
+	if f == nil {
 		return true // cannot tell: do not complain
 	}
 	var v [8]byte
-	n, err := b.forward.ReadAt(v[:], 0)
+	n, err := f.ReadAt(v[:], 0)
 	return n == 0 || (err != nil && err != io.EOF) || strings.TrimSpace(string(v[:n])) != "0"
 }
 
@@ -393,8 +404,11 @@ type chainSpec struct {
 }
 
 func familyName(f nftables.TableFamily) string {
-	if f == nftables.TableFamilyNetdev {
+	switch f {
+	case nftables.TableFamilyNetdev:
 		return "netdev"
+	case nftables.TableFamilyIPv6:
+		return "ip6"
 	}
 	return "ip"
 }
@@ -402,21 +416,23 @@ func familyName(f nftables.TableFamily) string {
 // wantChains lays out the chains of every family's table.
 func wantChains(svcs []*service) map[nftables.TableFamily][]*chainSpec {
 	out := map[nftables.TableFamily][]*chainSpec{}
-	var pre, outc, post *chainSpec
 	byDev := map[string]*chainSpec{}
 	for _, s := range svcs {
 		switch s.family {
-		case nftables.TableFamilyIPv4:
-			if pre == nil {
-				pre = &chainSpec{family: s.family, name: "prerouting", hook: "type nat hook prerouting priority dstnat; policy accept;"}
-				outc = &chainSpec{family: s.family, name: "output", hook: "type nat hook output priority -100; policy accept;"}
-				post = &chainSpec{family: s.family, name: "postrouting", hook: "type nat hook postrouting priority srcnat; policy accept;"}
-				out[s.family] = []*chainSpec{pre, outc, post}
+		case nftables.TableFamilyIPv4, nftables.TableFamilyIPv6:
+			if out[s.family] == nil {
+				out[s.family] = []*chainSpec{
+					{family: s.family, name: "prerouting", hook: "type nat hook prerouting priority dstnat; policy accept;"},
+					{family: s.family, name: "output", hook: "type nat hook output priority -100; policy accept;"},
+					{family: s.family, name: "postrouting", hook: "type nat hook postrouting priority srcnat; policy accept;"},
+				}
 			}
-			for _, c := range []*chainSpec{pre, outc} {
+			chains := out[s.family]
+			for _, c := range chains[:2] {
 				c.rules = append(c.rules, s.rule)
 				c.comments = append(c.comments, s.comment(s.rule))
 			}
+			post := chains[2]
 			post.rules = append(post.rules, s.post)
 			post.comments = append(post.comments, s.comment(s.post))
 		case nftables.TableFamilyNetdev:
@@ -434,7 +450,7 @@ func wantChains(svcs []*service) map[nftables.TableFamily][]*chainSpec {
 	return out
 }
 
-var families = []nftables.TableFamily{nftables.TableFamilyIPv4, nftables.TableFamilyNetdev}
+var families = []nftables.TableFamily{nftables.TableFamilyIPv4, nftables.TableFamilyIPv6, nftables.TableFamilyNetdev}
 
 // reconcileStatic reads our tables and, for each family whose chains,
 // rules or maps differ from svcs, rewrites them in one nft transaction.
@@ -487,10 +503,14 @@ func (b *Backend) reconcileStatic(ctx context.Context, svcs []*service, rep *dat
 		}
 		for _, s := range slices.Sorted(maps.Keys(wantMaps)) {
 			m := wantMaps[s]
-			data := "ip daddr"
-			if fam == nftables.TableFamilyIPv4 {
+			ip := "ip"
+			if m.d.VIP.Is6() {
+				ip = "ip6"
+			}
+			data := ip + " daddr"
+			if fam != nftables.TableFamilyNetdev {
 				// The port's type must name the rule's protocol.
-				data = "ip daddr . " + m.d.Protocol + " dport"
+				data += " . " + m.d.Protocol + " dport"
 			}
 			fmt.Fprintf(&script, "add map %s %s %s { typeof jhash ip saddr mod 2 : %s; size %d; comment %q; }\n", fn, TableName, s, data, m.slots, m.d.Name)
 		}
@@ -587,8 +607,10 @@ func (b *Backend) Close() error {
 	if b.dump != nil {
 		b.dump.Close()
 	}
-	if b.forward != nil {
-		b.forward.Close()
+	for _, f := range []*os.File{b.forward, b.forward6} {
+		if f != nil {
+			f.Close()
+		}
 	}
 	if b.ns.IsOpen() {
 		b.ns.Close()

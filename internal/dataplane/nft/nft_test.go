@@ -29,6 +29,7 @@ import (
 var (
 	lanPrefix = netip.MustParsePrefix("10.99.0.0/24")
 	vipAddr   = netip.MustParseAddr("10.99.0.100")
+	vip6Addr  = netip.MustParseAddr("fd00::100")
 )
 
 // payload is what each target sends after its name, so that the bytes of
@@ -46,21 +47,30 @@ type lab struct {
 	port    int // the targets' port
 	dsr     bool
 	proto   model.Protocol // of the listener and group; default tcp
+	vip     netip.Addr     // vipAddr, or vip6Addr for an IPv6 lab
 }
 
-func newLab(t *testing.T, targets int, dsr bool) *lab {
+func newLab(t *testing.T, targets int, dsr bool) *lab { return newLabAt(t, vipAddr, targets, dsr) }
+
+// newLabAt is newLab with the VIP vip: with an IPv6 VIP, the balancer
+// forwards to the targets' IPv6 addresses.
+func newLabAt(t *testing.T, vip netip.Addr, targets int, dsr bool) *lab {
 	netns.Require(t)
 	netns.RequireCommand(t, "nft")
-	l := &lab{t: t, dsr: dsr, port: 8080}
+	l := &lab{t: t, dsr: dsr, port: 8080, vip: vip}
 	if dsr {
 		l.port = 80
 	}
 	l.lan = netns.NewLAN(t, lanPrefix, "client", "lb")
 	l.client, l.lb = l.lan.Host("client"), l.lan.Host("lb")
 	// The balancer answers ARP for the VIP (internal/vip's job in serve).
-	l.lb.Exec(t, "ip", "addr", "add", vipAddr.String()+"/32", "dev", netns.Iface)
+	if vip.Is6() {
+		l.lb.Exec(t, "ip", "-6", "addr", "add", vip.String()+"/128", "dev", netns.Iface, "nodad")
+	} else {
+		l.lb.Exec(t, "ip", "addr", "add", vip.String()+"/32", "dev", netns.Iface)
+	}
 	if !dsr {
-		l.lb.Exec(t, "sysctl", "-qw", "net.ipv4.ip_forward=1")
+		l.lb.Exec(t, "sysctl", "-qw", "net.ipv4.ip_forward=1", "net.ipv6.conf.all.forwarding=1")
 	}
 	for range targets {
 		l.addTarget()
@@ -74,13 +84,13 @@ func (l *lab) addTarget() *netns.Host {
 	name := fmt.Sprintf("t%d", len(l.targets)+1)
 	h := l.lan.Add(t, name)
 	if l.dsr {
-		if err := h.Do(func() error { return vip.SetupTarget(vipAddr) }); err != nil {
-			t.Fatalf("SetupTarget(%s) in %s: %v", vipAddr, name, err)
+		if err := h.Do(func() error { return vip.SetupTarget(l.vip) }); err != nil {
+			t.Fatalf("SetupTarget(%s) in %s: %v", l.vip, name, err)
 		}
 	}
 	var ln net.Listener
 	if err := h.Do(func() (err error) {
-		ln, err = net.Listen("tcp4", fmt.Sprintf(":%d", l.port))
+		ln, err = net.Listen("tcp", fmt.Sprintf(":%d", l.port))
 		return err
 	}); err != nil {
 		t.Fatal(err)
@@ -88,7 +98,7 @@ func (l *lab) addTarget() *netns.Host {
 	var wg sync.WaitGroup
 	var pc net.PacketConn
 	if err := h.Do(func() (err error) {
-		pc, err = net.ListenPacket("udp4", fmt.Sprintf(":%d", l.port))
+		pc, err = net.ListenPacket("udp", fmt.Sprintf(":%d", l.port))
 		return err
 	}); err != nil {
 		t.Fatal(err)
@@ -131,7 +141,7 @@ func (l *lab) dial(localPort int) (string, error) {
 		if localPort != 0 {
 			d.LocalAddr = &net.TCPAddr{Port: localPort}
 		}
-		c, err = d.Dial("tcp4", netip.AddrPortFrom(vipAddr, 80).String())
+		c, err = d.Dial("tcp", netip.AddrPortFrom(l.vip, 80).String())
 		return err
 	})
 	if err != nil {
@@ -163,7 +173,7 @@ func (l *lab) spread(n, base int) []string {
 		}
 		name, err := l.dial(port)
 		if err != nil {
-			l.t.Fatalf("dial %s:80 (from port %d): %v", vipAddr, port, err)
+			l.t.Fatalf("dial %s port 80 (from port %d): %v", l.vip, port, err)
 		}
 		out[i] = name
 	}
@@ -190,7 +200,7 @@ func (l *lab) build(version uint64, mode model.DataPlaneMode, down ...string) *v
 		}},
 		LoadBalancers: []model.LoadBalancer{{
 			Name:  "edge",
-			Nodes: []model.Node{{Zone: "a", Addresses: []netip.Addr{vipAddr}}},
+			Nodes: []model.Node{{Zone: "a", Addresses: []netip.Addr{l.vip}}},
 			Listeners: []model.Listener{{Protocol: cmp.Or(l.proto, model.ProtoTCP), Port: 80, DefaultAction: model.Action{
 				Forward: &model.Forward{TargetGroups: []model.WeightedTargetGroup{{Name: "web"}}},
 			}}},
@@ -199,10 +209,14 @@ func (l *lab) build(version uint64, mode model.DataPlaneMode, down ...string) *v
 	}
 	statuses := map[state.Key]state.Status{}
 	for i, h := range l.targets {
-		s.TargetGroups[0].Targets = append(s.TargetGroups[0].Targets, model.Target{Address: h.Addr.Addr(), Zone: "a"})
+		addr := h.Addr.Addr()
+		if l.vip.Is6() {
+			addr = h.Addr6.Addr()
+		}
+		s.TargetGroups[0].Targets = append(s.TargetGroups[0].Targets, model.Target{Address: addr, Zone: "a"})
 		for _, d := range down {
 			if d == fmt.Sprintf("t%d", i+1) {
-				ap := netip.AddrPortFrom(h.Addr.Addr(), uint16(l.port))
+				ap := netip.AddrPortFrom(addr, uint16(l.port))
 				statuses[state.Key{Check: state.GroupCheck("web"), Target: ap}] = state.Status{Healthy: false, Observed: true, Reason: "test says down"}
 			}
 		}
@@ -407,7 +421,7 @@ func TestNATSpreadsUDP(t *testing.T) {
 	for range 60 {
 		var c net.Conn
 		if err := l.client.Do(func() (err error) {
-			c, err = net.Dial("udp4", netip.AddrPortFrom(vipAddr, 80).String())
+			c, err = net.Dial("udp", netip.AddrPortFrom(l.vip, 80).String())
 			return err
 		}); err != nil {
 			t.Fatal(err)
@@ -429,5 +443,45 @@ func TestNATSpreadsUDP(t *testing.T) {
 		if got[name] == 0 {
 			t.Errorf("60 udp flows reached %v; none reached %s", got, name)
 		}
+	}
+}
+
+// TestIPv6 runs NAT and DSR for an IPv6 VIP: every target answers, DSR
+// replies bypass the balancer, an unhealthy target gets no flows, and
+// Close leaves nothing.
+func TestIPv6(t *testing.T) {
+	for _, mode := range []model.DataPlaneMode{model.ModeNAT, model.ModeDSR} {
+		t.Run(string(mode), func(t *testing.T) {
+			l := newLabAt(t, vip6Addr, 3, mode == model.ModeDSR)
+			b := l.backend()
+			if rep := apply(t, b, l.build(1, mode)); len(rep.Problems) > 0 || len(rep.Services) != 1 || len(rep.Services[0].Targets) != 3 {
+				t.Fatalf("Apply report = %+v, want one service with 3 targets and no problems", rep)
+			}
+			rx0 := l.lb.Counter(t, netns.Iface, "rx_bytes")
+			got := count(l.spread(60, 0))
+			rx := l.lb.Counter(t, netns.Iface, "rx_bytes") - rx0
+			for _, name := range []string{"t1", "t2", "t3"} {
+				if got[name] == 0 {
+					t.Errorf("60 connections to [%s]:80 reached %v; none reached %s", l.vip, got, name)
+				}
+			}
+			replies := uint64(60 * payload)
+			if mode == model.ModeDSR && rx > replies/10 {
+				t.Errorf("the balancer received %d bytes while the targets sent %d bytes of replies: replies pass the balancer", rx, replies)
+			}
+			if mode == model.ModeNAT && rx < replies {
+				t.Errorf("the balancer received %d bytes, fewer than the %d bytes of replies NAT brings back through it", rx, replies)
+			}
+			apply(t, b, l.build(2, mode, "t3"))
+			if got := count(l.spread(30, 0)); got["t3"] != 0 {
+				t.Errorf("with t3 unhealthy, 30 connections reached %v", got)
+			}
+			if err := b.Close(); err != nil {
+				t.Fatal(err)
+			}
+			if tabs := l.tables(); len(tabs) != 0 {
+				t.Errorf("after Close the tables are %q, want none", tabs)
+			}
+		})
 	}
 }

@@ -159,6 +159,9 @@ type Host struct {
 	*NS
 	// Addr is the host's address and the LAN's prefix, on eth0.
 	Addr netip.Prefix
+	// Addr6 is the host's IPv6 address on eth0: fd00::N/64 for the Nth
+	// host, without duplicate address detection so it is usable at once.
+	Addr6 netip.Prefix
 	// MAC is eth0's hardware address.
 	MAC net.HardwareAddr
 	// Peer is the name of the bridge port (in the switch namespace) that
@@ -199,9 +202,11 @@ func (l *LAN) Add(t testing.TB, label string) *Host {
 		a = a.Next()
 	}
 	h.Addr = netip.PrefixFrom(a, l.prefix.Bits())
+	h.Addr6 = netip.PrefixFrom(netip.AddrFrom16([16]byte{0: 0xfd, 15: byte(len(l.Hosts) + 1)}), 64)
 	l.Switch.Exec(t, "ip", "link", "add", h.Peer, "type", "veth", "peer", "name", Iface, "netns", h.Name)
 	l.Switch.Exec(t, "ip", "link", "set", h.Peer, "master", "br0", "up")
 	h.Exec(t, "ip", "addr", "add", h.Addr.String(), "dev", Iface)
+	h.Exec(t, "ip", "-6", "addr", "add", h.Addr6.String(), "dev", Iface, "nodad")
 	h.Exec(t, "ip", "link", "set", Iface, "up")
 	if err := h.Do(func() error {
 		ifc, err := net.InterfaceByName(Iface)
