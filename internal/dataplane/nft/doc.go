@@ -1,7 +1,8 @@
 // Package nft is the nftables data plane: it forwards a load balancer's L4
-// listeners in the kernel, in one table of its own per family (ip
+// listeners in the kernel, in one table of its own per family (ip and ip6
 // switchboard for NAT, netdev switchboard for direct server return), and
-// never touches another table.
+// never touches another table. VIPs may be IPv4 or IPv6; a service forwards
+// to the targets of its VIP's IP version.
 //
 // Each virtual service (VIP, protocol, port) gets one rule and one map of M
 // slots (M prime, default 65537). The rule hashes the flow with jhash over
@@ -11,7 +12,7 @@
 // targets' weights, so a target change rewrites only the slots that move,
 // about M/n of them.
 //
-//   - NAT mode: `dnat ip addr . port to jhash … map @slots` at prerouting
+//   - NAT mode: `dnat ip addr . port to jhash … map @slots` (ip6 alike) at prerouting
 //     and output, and masquerade of those flows at postrouting so replies
 //     come back through the balancer. Conntrack keeps a flow on its target.
 //   - DSR mode: a netdev ingress chain on the balancer's interface runs

@@ -29,7 +29,7 @@ import (
 
 var _ dataplane.Backend = (*Backend)(nil)
 
-// TableName names our tables: ip switchboard (NAT) and netdev switchboard (DSR).
+// TableName names our tables: ip and ip6 switchboard (NAT), netdev switchboard (DSR).
 const TableName = "switchboard"
 
 // hashSeed seeds every jhash, so that the same flow lands on the same slot
