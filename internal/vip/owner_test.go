@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"go.uber.org/goleak"
 	"golang.org/x/sys/unix"
 
 	"github.com/switchboard/switchboard/internal/testutil/netns"
@@ -23,6 +24,7 @@ import (
 // valid checksum), Status says held, and after the context ends both VIPs
 // are gone and Status says so.
 func TestOwnerTakesAnnouncesAndWithdraws(t *testing.T) {
+	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
 	ns := netns.New(t, "vip")
 	ns.Exec(t, "ip", "link", "add", "eth0", "type", "veth", "peer", "name", "eth1")
 	ns.Exec(t, "ip", "link", "set", "eth0", "up")
@@ -164,6 +166,7 @@ func (e handElector) Campaign(ctx context.Context, _ string) (<-chan struct{}, e
 // TestOwnerHoldsOnlyWhileLeading: the VIP appears when the elector grants
 // the lead and goes when the lead is lost, before any new campaign wins.
 func TestOwnerHoldsOnlyWhileLeading(t *testing.T) {
+	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
 	ns := netns.New(t, "lead")
 	ns.Exec(t, "ip", "link", "add", "eth0", "type", "veth", "peer", "name", "eth1")
 	ns.Exec(t, "ip", "link", "set", "eth0", "up")
