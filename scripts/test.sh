@@ -18,6 +18,8 @@ compgen -G '/lib/modules/*/kernel/net/netfilter/ipvs/ip_vs.ko*' >/dev/null && co
 command -v qemu-system-x86_64 >/dev/null || need_apt+=(qemu-system-x86)
 [ -x /bin/busybox ] && ! head -c 4096 /bin/busybox | grep -qa ld-linux || need_apt+=(busybox-static) # static: it is the guest's only program
 command -v cpio >/dev/null || need_apt+=(cpio)             # the initramfs test reads archives back
+command -v nft >/dev/null || need_apt+=(nftables)          # the nft data plane's static rules, and its tests
+command -v ip >/dev/null || need_apt+=(iproute2)           # network namespaces for the kernel data plane tests
 if ((${#need_apt[@]})); then
 	if [ "$(id -u)" = 0 ]; then
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}"

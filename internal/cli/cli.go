@@ -25,6 +25,7 @@ func verbs() []verb {
 		{"serve", "run every component enabled in a configuration file", serve},
 		{"validate", "check configuration files and print every problem", validate},
 		{"demo", "run a demo: three zones of backends behind DNS and a load balancer", demoVerb},
+		{"target-setup", "put a VIP on this target's loopback for a DSR balancer (--undo removes it)", targetSetup},
 		{"version", "print the version", version},
 		{"plan", "show what applying a file would change in the running state", plan},
 		{"apply", "make a file's state the running state, as one change", apply},

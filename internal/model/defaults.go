@@ -89,6 +89,9 @@ func (s *State) SetDefaults() {
 		for j := range s.LoadBalancers[i].Listeners {
 			s.LoadBalancers[i].Listeners[j].setDefaults()
 		}
+		if d := s.LoadBalancers[i].DataPlane; d != nil {
+			d.setDefaults()
+		}
 	}
 }
 

@@ -17,6 +17,10 @@ type LoadBalancer struct {
 	Nodes []Node `yaml:"nodes" json:"nodes,omitempty"`
 	// Listeners accept traffic.
 	Listeners []Listener `yaml:"listeners" json:"listeners,omitempty"`
+	// DataPlane chooses what forwards the balancer's tcp, udp and
+	// tls_passthrough listeners: the userspace proxy (the default, when
+	// absent) or a kernel backend.
+	DataPlane *DataPlane `yaml:"data_plane" json:"data_plane,omitempty"`
 }
 
 // Node is a load balancer's presence in one zone.

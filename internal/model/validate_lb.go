@@ -183,6 +183,7 @@ func (v *validator) loadBalancers(base Path) {
 			ports[key] = lp
 			v.listener(lp, l)
 		}
+		v.dataPlane(p, lb)
 	}
 }
 

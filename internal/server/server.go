@@ -84,6 +84,7 @@ type Server struct {
 	dns       *dnsserver.Server // nil without DNS listen addresses
 	store     store.Store       // set once Run has opened it
 	locator   dnsserver.Locator // the DNS server's GeoIP database, nil without
+	dataplane *dataPlanes       // set once Run has chosen the data planes
 }
 
 // New checks cfg and returns a Server. It does no I/O.
@@ -155,6 +156,10 @@ func (s *Server) Run(ctx context.Context) error {
 		}
 	}
 
+	dp, err := s.newDataPlanes(ctx, st)
+	if err != nil {
+		return err
+	}
 	dns, err := s.newDNS()
 	if err != nil {
 		return err
@@ -183,6 +188,7 @@ func (s *Server) Run(ctx context.Context) error {
 	}
 	g.Go(func() error { return s.buildViews(gctx, st) })
 	g.Go(func() error { return s.obs.run(gctx) })
+	g.Go(func() error { return dp.Run(gctx, s.pub) })
 	g.Go(func() error { return s.watchFile(gctx, st) })
 	g.Go(func() error {
 		if err := admin.Serve(ln); !errors.Is(err, http.ErrServerClosed) {

@@ -119,6 +119,13 @@ type Config struct {
 	OnReport func(dataplane.Report)
 
 	// now is the clock; tests set it. Default time.Now.
+	// Serves picks the load balancers this backend programs; nil programs
+	// every one. serve passes those whose data_plane asks for ipvs.
+	Serves func(*model.LoadBalancer) bool
+	// ModeFromModel takes each load balancer's forwarding method from its
+	// data_plane mode (nat, dsr = direct routing, tunnel) instead of Method.
+	ModeFromModel bool
+
 	now func() time.Time
 }
 

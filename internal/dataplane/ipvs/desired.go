@@ -92,8 +92,19 @@ func desired(v *view.View, cfg Config, isLocal func(netip.Addr) bool) (map[servi
 	slices.Sort(names)
 	for _, lbName := range names {
 		lb := v.LoadBalancers[lbName]
-		if lb == nil || lb.Spec == nil {
+		if lb == nil || lb.Spec == nil || (cfg.Serves != nil && !cfg.Serves(lb.Spec)) {
 			continue
+		}
+		cfg := cfg
+		if dp := lb.Spec.DataPlane; dp != nil && cfg.ModeFromModel {
+			switch dp.Mode {
+			case model.ModeDSR:
+				cfg.Method = DirectRouting
+			case model.ModeTunnel:
+				cfg.Method = Tunnel
+			case model.ModeNAT:
+				cfg.Method = NAT
+			}
 		}
 		for li := range lb.Spec.Listeners {
 			l := &lb.Spec.Listeners[li]

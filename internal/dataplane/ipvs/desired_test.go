@@ -8,7 +8,9 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/switchboard/switchboard/internal/health/state"
 	"github.com/switchboard/switchboard/internal/model"
+	"github.com/switchboard/switchboard/internal/view"
 )
 
 // svcWant is what a test expects of one desired service.
@@ -238,5 +240,39 @@ func TestConfigValidate(t *testing.T) {
 	}
 	if _, err := ParseMethod("fullnat"); err == nil {
 		t.Errorf("ParseMethod(fullnat) = nil error, want one")
+	}
+}
+
+func TestDesiredServesAndModeFromModel(t *testing.T) {
+	st := &model.State{
+		Zones: []model.Zone{{Name: "a"}},
+		TargetGroups: []model.TargetGroup{{Name: "tg", Protocol: model.ProtoTCP, Port: 80,
+			Targets: []model.Target{{Address: netip.MustParseAddr("10.0.0.1"), Zone: "a"}}}},
+		LoadBalancers: []model.LoadBalancer{
+			{Name: "kernel", Nodes: []model.Node{{Zone: "a", Addresses: []netip.Addr{netip.MustParseAddr("192.0.2.1")}}},
+				Listeners: []model.Listener{{Protocol: model.ProtoTCP, Port: 80,
+					DefaultAction: model.Action{Forward: &model.Forward{TargetGroups: []model.WeightedTargetGroup{{Name: "tg"}}}}}},
+				DataPlane: &model.DataPlane{Backend: model.BackendIPVS, Mode: model.ModeDSR}},
+			{Name: "user", Nodes: []model.Node{{Zone: "a", Addresses: []netip.Addr{netip.MustParseAddr("192.0.2.2")}}},
+				Listeners: []model.Listener{{Protocol: model.ProtoTCP, Port: 80,
+					DefaultAction: model.Action{Forward: &model.Forward{TargetGroups: []model.WeightedTargetGroup{{Name: "tg"}}}}}}},
+		},
+	}
+	st.SetDefaults()
+	v := view.Build(1, st, state.NewSnapshot(0, nil), time.Unix(0, 0))
+	cfg := Config{AllNodes: true, ModeFromModel: true, Serves: func(lb *model.LoadBalancer) bool { return lb.BackendOf() == model.BackendIPVS }}
+	got, problems := desired(v, cfg, func(netip.Addr) bool { return true })
+	if len(got) != 1 {
+		t.Fatalf("desired programs %d services, want only the ipvs balancer's one (problems %v)", len(got), problems)
+	}
+	for _, s := range got {
+		if s.Key.Addr.Addr() != netip.MustParseAddr("192.0.2.1") {
+			t.Errorf("service on %s, want the ipvs balancer's 192.0.2.1", s.Key.Addr)
+		}
+		for addr, d := range s.Dests {
+			if d.Method != DirectRouting {
+				t.Errorf("real server %s forwards by %s, want dr from data_plane mode dsr", addr, d.Method)
+			}
+		}
 	}
 }

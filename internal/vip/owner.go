@@ -1,0 +1,115 @@
+package vip
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/netip"
+	"slices"
+	"sync"
+	"time"
+)
+
+// Config configures an Owner.
+type Config struct {
+	// Interface carries the VIPs, such as eth0. Required.
+	Interface string
+	// VIPs are the addresses to own, IPv4 or IPv6.
+	VIPs []netip.Addr
+	// Elector says when this node owns each VIP; default Single.
+	Elector Elector
+	// Announcements is how many gratuitous ARPs (IPv4) or unsolicited
+	// neighbour advertisements (IPv6) to send after taking a VIP, so that
+	// switches and neighbours' caches follow even if one is lost. Default 5.
+	Announcements int
+	// Interval is the time between announcements. Default 1s.
+	Interval time.Duration
+	// NetNS is the path of the network namespace to work in; empty means
+	// the process's own.
+	NetNS string
+	// Logger receives takeovers and withdrawals; default discards.
+	Logger *slog.Logger
+}
+
+// State is what an Owner knows about one VIP.
+type State struct {
+	VIP       netip.Addr `json:"vip"`
+	Interface string     `json:"interface"`
+	// Held is true while the VIP is on the interface.
+	Held bool `json:"held"`
+	// Since is when Held last changed.
+	Since time.Time `json:"since,omitzero"`
+	// Announced counts the announcements sent since the VIP was taken.
+	Announced int `json:"announced"`
+	// Error is the last error, empty when none.
+	Error string `json:"error,omitempty"`
+
+	added bool // the Owner put the address there (so it may remove it)
+}
+
+// Owner holds VIPs on an interface while the elector says so, announces
+// them, and withdraws them when it stops.
+type Owner struct {
+	// Immutable after New.
+	cfg Config
+	log *slog.Logger
+
+	mu    sync.Mutex // guards states
+	state map[netip.Addr]*State
+}
+
+// New checks cfg and returns an Owner. It does no I/O.
+func New(cfg Config) (*Owner, error) {
+	if cfg.Interface == "" {
+		return nil, errors.New("vip: no interface")
+	}
+	if cfg.Elector == nil {
+		cfg.Elector = Single{}
+	}
+	if cfg.Announcements == 0 {
+		cfg.Announcements = 5
+	}
+	if cfg.Interval == 0 {
+		cfg.Interval = time.Second
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	o := &Owner{cfg: cfg, log: cfg.Logger, state: map[netip.Addr]*State{}}
+	for _, a := range cfg.VIPs {
+		if err := checkVIP(a); err != nil {
+			return nil, err
+		}
+		if o.state[a] != nil {
+			return nil, fmt.Errorf("vip: %s is listed twice", a)
+		}
+		o.state[a] = &State{VIP: a, Interface: cfg.Interface}
+	}
+	return o, nil
+}
+
+// Status returns the state of every VIP, in address order.
+func (o *Owner) Status() []State {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	out := make([]State, 0, len(o.state))
+	for _, s := range o.state {
+		out = append(out, *s)
+	}
+	slices.SortFunc(out, func(a, b State) int { return a.VIP.Compare(b.VIP) })
+	return out
+}
+
+func (o *Owner) update(a netip.Addr, f func(*State)) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	f(o.state[a])
+}
+
+// checkVIP says why a cannot be a virtual IP, or nil.
+func checkVIP(a netip.Addr) error {
+	if !a.IsValid() || a.IsUnspecified() || a.IsLoopback() || a.IsMulticast() || a.IsLinkLocalUnicast() || a.Is4In6() {
+		return fmt.Errorf("vip: %s cannot be a virtual IP", a)
+	}
+	return nil
+}
