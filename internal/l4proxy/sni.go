@@ -110,10 +110,10 @@ var errMalformedHello = errors.New("l4proxy: malformed ClientHello")
 
 func helloServerName(m []byte) (string, error) {
 	r := &reader{b: m}
-	r.skip(2 + 32)   // legacy version, random
-	r.skip(r.u8())   // session id
-	r.skip(r.u16())  // cipher suites
-	r.skip(r.u8())   // compression methods
+	r.skip(2 + 32)  // legacy version, random
+	r.skip(r.u8())  // session id
+	r.skip(r.u16()) // cipher suites
+	r.skip(r.u8())  // compression methods
 	if r.bad {
 		return "", errMalformedHello
 	}
