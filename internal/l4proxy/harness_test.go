@@ -1,7 +1,6 @@
 package l4proxy
 
 import (
-	"bufio"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -224,12 +223,20 @@ func (b *backend) target(extra string) string {
 func greeting(t *testing.T, c net.Conn) string {
 	t.Helper()
 	c.SetReadDeadline(time.Now().Add(5 * time.Second))
-	line, err := bufio.NewReader(c).ReadString('\n')
-	if err != nil {
-		t.Fatalf("reading greeting: %v (got %q)", err, line)
+	// Byte by byte, so that nothing after the line is consumed.
+	var line []byte
+	var b [1]byte
+	for {
+		if _, err := c.Read(b[:]); err != nil {
+			t.Fatalf("reading greeting: %v (got %q)", err, line)
+		}
+		if b[0] == '\n' {
+			break
+		}
+		line = append(line, b[0])
 	}
 	c.SetReadDeadline(time.Time{})
-	return strings.TrimSpace(line)
+	return strings.TrimSpace(string(line))
 }
 
 // waitFor polls cond until it holds or 5 s pass.
@@ -321,3 +328,5 @@ func cert(t *testing.T, dir string, names ...string) (tls.Certificate, string, s
 	}
 	return c, base + ".pem", base + ".key"
 }
+
+func ptrDur(d time.Duration) *model.Duration { v := model.Duration(d); return &v }
