@@ -224,16 +224,22 @@ func parseV2(b []byte) (Header, int, error) {
 }
 
 // Append appends the header h in version h.Version (1 or 2) to b. A Local
-// header, or one whose addresses are invalid or of different families, is
-// written as v1 UNKNOWN or v2 LOCAL. v1 cannot carry UDP; Append writes
-// UNKNOWN for it.
+// header, or one whose addresses are invalid, is written as v1 UNKNOWN or
+// v2 LOCAL; an IPv4 address beside an IPv6 one is written IPv4-mapped. v1
+// cannot carry UDP; Append writes UNKNOWN for it.
 func Append(b []byte, h Header) []byte {
 	src, dst := h.Source, h.Dest
-	ok := h.Command == Proxy && src.IsValid() && dst.IsValid() &&
-		src.Addr().Unmap().Is4() == dst.Addr().Unmap().Is4()
-	src = netip.AddrPortFrom(src.Addr().Unmap(), src.Port())
-	dst = netip.AddrPortFrom(dst.Addr().Unmap(), dst.Port())
-	v4 := src.Addr().Is4()
+	ok := h.Command == Proxy && src.IsValid() && dst.IsValid()
+	// IPv4 when both addresses are (or map) IPv4; otherwise IPv6, with an
+	// IPv4 address in its mapped form.
+	v4 := src.Addr().Unmap().Is4() && dst.Addr().Unmap().Is4()
+	if v4 {
+		src = netip.AddrPortFrom(src.Addr().Unmap(), src.Port())
+		dst = netip.AddrPortFrom(dst.Addr().Unmap(), dst.Port())
+	} else {
+		src = netip.AddrPortFrom(netip.AddrFrom16(src.Addr().As16()), src.Port())
+		dst = netip.AddrPortFrom(netip.AddrFrom16(dst.Addr().As16()), dst.Port())
+	}
 	if h.Version == 1 {
 		if !ok || h.Transport == UDP {
 			return append(b, "PROXY UNKNOWN\r\n"...)
@@ -244,9 +250,9 @@ func Append(b []byte, h Header) []byte {
 		}
 		b = append(b, "PROXY "...)
 		b = append(b, fam...)
-		b = src.Addr().WithZone("").AppendTo(b)
+		b = src.Addr().AppendTo(b)
 		b = append(b, ' ')
-		b = dst.Addr().WithZone("").AppendTo(b)
+		b = dst.Addr().AppendTo(b)
 		b = append(b, ' ')
 		b = strconv.AppendUint(b, uint64(src.Port()), 10)
 		b = append(b, ' ')
