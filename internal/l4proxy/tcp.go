@@ -327,12 +327,12 @@ func (p *Proxy) dialTarget(s *listenerSpec, t *target, client, local netip.AddrP
 }
 
 // copyHalf copies src to dst until src ends. Between two TCP connections it
-// calls (*net.TCPConn).ReadFrom directly, which splices in the kernel on
-// Linux; otherwise (TLS) it copies through a pooled buffer.
+// splices in the kernel (spliceCopy); otherwise (TLS) it copies through a
+// pooled buffer.
 func copyHalf(dst, src net.Conn) (int64, error) {
 	if d, ok := dst.(*net.TCPConn); ok {
 		if s, ok := src.(*net.TCPConn); ok {
-			return d.ReadFrom(s)
+			return spliceCopy(d, s)
 		}
 	}
 	bp := copyPool.get()

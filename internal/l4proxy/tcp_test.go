@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"os"
+	"runtime"
 	"slices"
 	"strings"
 	"testing"
@@ -238,4 +240,38 @@ func TestTCPOverload(t *testing.T) {
 		}
 		echo(t, c1, "the first is unharmed")
 	})
+}
+
+// TestIdleConnectionsHoldNoPipe: a spliced connection that is idle holds
+// only its two sockets in the proxy, no splice pipe (which would be two
+// more descriptors per direction). Counted in /proc/self/fd, where the
+// test's clients and backend live too: 4 descriptors per connection.
+func TestIdleConnectionsHoldNoPipe(t *testing.T) {
+	if _, err := os.Stat("/proc/self/fd"); err != nil {
+		t.Skip("needs /proc/self/fd")
+	}
+	fds := func() int {
+		ents, err := os.ReadDir("/proc/self/fd")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(ents)
+	}
+	b := newBackend(t, "b1")
+	e := start(t, tcpConfig("", "", b.target("")))
+	warm := e.dial(10001)
+	greeting(t, warm)
+	echo(t, warm, strings.Repeat("x", 1<<20)) // let the runtime make its pipes
+	before := fds()
+	const n = 20
+	for range n {
+		c := e.dial(10001)
+		greeting(t, c)
+		echo(t, c, "burst")
+	}
+	// Pipes the runtime dropped from its pool close when their finalizers run.
+	waitFor(t, "dropped pipes to close", func() bool { runtime.GC(); return fds()-before <= 4*n })
+	if got := fds() - before; got > 4*n {
+		t.Errorf("%d idle connections hold %d descriptors, want at most %d (4 each)", n, got, 4*n)
+	}
 }
