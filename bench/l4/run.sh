@@ -15,6 +15,7 @@
 #   bash bench/l4/run.sh                    # defaults
 #   DURATION=10 IDLE=9000 bash bench/l4/run.sh
 #   KEEP=1 bash bench/l4/run.sh             # keep the work directory
+#   PARTS=idle bash bench/l4/run.sh         # only some parts: http, bulk, idle
 #
 # IDLE defaults to 9000 because this machine's hard limit on open files is
 # 20000 (each proxied connection takes two descriptors in the proxy); set
@@ -30,6 +31,7 @@ echo "1024 65000" >/proc/sys/net/ipv4/ip_local_port_range
 echo 1 >/proc/sys/net/ipv4/tcp_tw_reuse
 
 DURATION=${DURATION:-10}
+PARTS=${PARTS:-http,bulk,idle} # which parts to run
 CONNS=${CONNS:-64}
 IDLE=${IDLE:-9000}
 PROXY_CPU=1
@@ -192,6 +194,7 @@ secs() { awk -v t="$1" -v hz="$HZ" 'BEGIN { printf "%.2f", t / hz }'; }
 
 names=(haproxy nginx switchboard)
 ppids=($haproxy_pid $nginx_pid $sb_pid)
+if [[ $PARTS == *http* ]]; then
 echo "== HTTP through the proxy (wrk -t1 -c$CONNS -d${DURATION}s, nginx backend returning 3 bytes)"
 printf "%-12s %-11s %10s %10s %10s %12s\n" proxy mode req/s avg p99 proxy-cpu-s
 declare -A rps
@@ -217,7 +220,9 @@ for mode in close keepalive; do
 	awk -v s="${rps[switchboard/$mode]}" -v h="${rps[haproxy/$mode]}" -v m="$mode" \
 		'BEGIN { printf "switchboard/haproxy req/s ratio (%s): %.2f\n", m, s / h }'
 done
+fi
 
+if [[ $PARTS == *bulk* ]]; then
 echo
 echo "== Bulk throughput (iperf3 -t $DURATION, one stream)"
 printf "%-12s %12s %12s\n" path Gbit/s proxy-cpu-s
@@ -234,7 +239,9 @@ for i in 3 0 1 2; do
 	printf "%-12s %12s %12s\n" "$name" "$g" "$cpu"
 done
 awk -v s="${bw[switchboard]}" -v d="${bw[direct]}" 'BEGIN { printf "switchboard/direct throughput: %.0f%%\n", 100 * s / d }'
+fi
 
+if [[ $PARTS == *idle* ]]; then
 echo
 echo "== $IDLE idle proxied connections (sources 127.0.0.2-9, four backend ports)"
 printf "%-12s %12s %12s %14s\n" proxy rss-before rss-after bytes/conn
@@ -267,3 +274,4 @@ for i in 0 1 2; do
 	sleep 2
 done
 awk -v s="${per[switchboard]:-0}" -v h="${per[haproxy]:-1}" 'BEGIN { printf "switchboard/haproxy memory per connection: %.2f\n", s / h }'
+fi

@@ -90,6 +90,23 @@ type Proxy struct {
 
 	conns sync.WaitGroup // one per connection or flow being served
 	serve sync.WaitGroup // one per accept or read loop
+
+	parkOnce sync.Once
+	park     *parker // nil where connections cannot be parked
+}
+
+// parker returns the Proxy's parker, starting it on first use; nil when
+// connections cannot be parked (not Linux, or no epoll).
+func (p *Proxy) parker() *parker {
+	p.parkOnce.Do(func() {
+		pk, err := newParker()
+		if err != nil {
+			p.log.Warn("connections are not parked; each holds two goroutines", "err", err)
+			return
+		}
+		p.park = pk
+	})
+	return p.park
 }
 
 // listener is a running tcp or udp listener.
@@ -278,6 +295,10 @@ func (p *Proxy) Shutdown(ctx context.Context) error {
 		}
 		<-done
 		err = ctx.Err()
+	}
+	p.parkOnce.Do(func() {}) // no parker may start now
+	if p.park != nil {
+		p.park.close()
 	}
 	return err
 }

@@ -109,9 +109,10 @@ func (l *tcpListener) acceptLoop() {
 type tcpConn struct {
 	client *net.TCPConn
 	once   sync.Once
-	mu     sync.Mutex // guards up and closed
-	up     net.Conn
-	closed bool
+	mu      sync.Mutex // guards the fields below
+	up      net.Conn
+	closed  bool
+	onClose func() // set while parked
 }
 
 func (c *tcpConn) setUpstream(up net.Conn) bool {
@@ -125,50 +126,78 @@ func (c *tcpConn) setUpstream(up net.Conn) bool {
 }
 
 func (c *tcpConn) Close() error {
+	var onClose func()
 	c.once.Do(func() {
 		c.mu.Lock()
 		c.closed = true
 		up := c.up
+		onClose = c.onClose
 		c.mu.Unlock()
 		c.client.Close()
 		if up != nil {
 			up.Close()
 		}
 	})
+	// Outside the Once: onClose may end the connection, which closes it
+	// again.
+	if onClose != nil {
+		onClose()
+	}
 	return nil
 }
 
+// setOnClose arranges for f to run when c closes; false when c is closed
+// already.
+func (c *tcpConn) setOnClose(f func()) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		return false
+	}
+	c.onClose = f
+	return true
+}
+
 func (l *tcpListener) handle(c *net.TCPConn) {
-	defer l.p.conns.Done()
-	defer l.lim.release()
 	tc := &tcpConn{client: c}
-	defer tc.Close()
+	l.active.Add(1)
+	l.total.Add(1)
+	l.mu.Lock()
+	l.conns[tc] = struct{}{}
+	l.mu.Unlock()
+	// end undoes the above when the connection is over; a parked connection
+	// calls it from the parker.
+	end := func() {
+		tc.Close()
+		l.mu.Lock()
+		delete(l.conns, tc)
+		l.mu.Unlock()
+		l.active.Add(-1)
+		l.lim.release()
+		l.p.conns.Done()
+	}
+	parked := false
 	defer func() {
 		// A connection's bug must not take the proxy down.
 		if r := recover(); r != nil {
 			l.p.log.Error("connection handler panicked", "listener", l.cur.Load().key, "panic", fmt.Sprint(r))
 		}
+		if !parked {
+			end()
+		}
 	}()
-	l.active.Add(1)
-	l.total.Add(1)
-	defer l.active.Add(-1)
-	l.mu.Lock()
-	l.conns[tc] = struct{}{}
-	l.mu.Unlock()
-	defer func() {
-		l.mu.Lock()
-		delete(l.conns, tc)
-		l.mu.Unlock()
-	}()
-	if err := l.serveConn(l.cur.Load(), tc); err != nil {
+	var err error
+	parked, err = l.serveConn(l.cur.Load(), tc, end)
+	if err != nil {
 		l.refused.Add(1)
 		l.p.log.Debug("connection refused", "listener", l.cur.Load().key, "client", c.RemoteAddr().String(), "err", err)
 	}
 }
 
 // serveConn forwards one connection; an error means it was refused before
-// reaching a target.
-func (l *tcpListener) serveConn(s *listenerSpec, tc *tcpConn) error {
+// reaching a target. When it hands the connection to the parker it returns
+// parked, and the parker calls end when the connection is over.
+func (l *tcpListener) serveConn(s *listenerSpec, tc *tcpConn, end func()) (parked bool, err error) {
 	c := tc.client
 	p := l.p
 	client := addrPort(c.RemoteAddr())
@@ -179,7 +208,7 @@ func (l *tcpListener) serveConn(s *listenerSpec, tc *tcpConn) error {
 		c.SetReadDeadline(deadline)
 		h, rest, err := readProxyHeader(c)
 		if err != nil {
-			return err
+			return false, err
 		}
 		if h.Command == proxyproto.Proxy && h.Source.IsValid() {
 			client, local = h.Source, h.Dest
@@ -193,7 +222,7 @@ func (l *tcpListener) serveConn(s *listenerSpec, tc *tcpConn) error {
 		c.SetReadDeadline(deadline)
 		name, all, err := readServerName(c, pre)
 		if err != nil {
-			return err
+			return false, err
 		}
 		sni, pre = name, all
 	case model.ProtoTLS:
@@ -205,7 +234,7 @@ func (l *tcpListener) serveConn(s *listenerSpec, tc *tcpConn) error {
 		t := tls.Server(raw, s.tls)
 		t.SetDeadline(deadline)
 		if err := t.Handshake(); err != nil {
-			return fmt.Errorf("tls handshake: %w", err)
+			return false, fmt.Errorf("tls handshake: %w", err)
 		}
 		t.SetDeadline(time.Time{})
 		sni, front = t.ConnectionState().ServerName, t
@@ -213,21 +242,35 @@ func (l *tcpListener) serveConn(s *listenerSpec, tc *tcpConn) error {
 	c.SetReadDeadline(time.Time{})
 	group := s.route(sni, client.Addr())
 	if group == "" {
-		return errNoTarget
+		return false, errNoTarget
 	}
 	ep, t, up, err := p.connect(s, group, client, local, sni, pre)
 	if err != nil {
-		return err
+		return false, err
 	}
-	defer ep.Done()
-	defer t.release(tc)
 	if !tc.setUpstream(up) {
 		up.Close()
-		return nil
+		t.release(nil)
+		ep.Done()
+		return false, nil
 	}
 	t.track(tc)
 	stop := watchIdle(c, s.idle, func() { tc.Close() })
-	defer stop()
+	release := func() {
+		stop()
+		t.release(tc)
+		ep.Done()
+	}
+	// Plain TCP both ways: the parker moves the bytes, and the connection
+	// holds no goroutine while idle.
+	if f, ok := front.(*net.TCPConn); ok {
+		if u, ok := up.(*net.TCPConn); ok {
+			if pk := p.parker(); pk != nil && pk.add(tc, f, u, t, func() { release(); end() }) {
+				return true, nil
+			}
+		}
+	}
+	defer release()
 	var wg sync.WaitGroup
 	wg.Go(func() {
 		n, err := copyHalf(up, front)
@@ -238,7 +281,7 @@ func (l *tcpListener) serveConn(s *listenerSpec, tc *tcpConn) error {
 	t.bytesOut.Add(n)
 	finishHalf(tc, front, err)
 	wg.Wait()
-	return nil
+	return false, nil
 }
 
 // finishHalf passes on the end of one direction: a clean end of stream

@@ -15,6 +15,7 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"runtime"
 	"strings"
 	"sync"
 	"syscall"
@@ -61,7 +62,23 @@ func proxy(ctx context.Context, path string) error {
 	}
 	fmt.Println("ready")
 	go p.Run(ctx)
-	<-ctx.Done()
+	// SIGUSR1 prints the Go runtime's memory use, for bench/l4's
+	// per-connection figures.
+	usr := make(chan os.Signal, 1)
+	signal.Notify(usr, syscall.SIGUSR1)
+	for {
+		select {
+		case <-usr:
+			runtime.GC()
+			var m runtime.MemStats
+			runtime.ReadMemStats(&m)
+			fmt.Fprintf(os.Stderr, "goroutines %d heap_inuse %d stack_inuse %d sys %d\n",
+				runtime.NumGoroutine(), m.HeapInuse, m.StackInuse, m.Sys)
+			continue
+		case <-ctx.Done():
+		}
+		break
+	}
 	sctx, cancel := context.WithTimeout(context.Background(), time.Second)
 	defer cancel()
 	p.Shutdown(sctx)
