@@ -107,8 +107,8 @@ func (l *tcpListener) acceptLoop() {
 
 // tcpConn is one proxied connection; Close ends both sides.
 type tcpConn struct {
-	client *net.TCPConn
-	once   sync.Once
+	client  *net.TCPConn
+	once    sync.Once
 	mu      sync.Mutex // guards the fields below
 	up      net.Conn
 	closed  bool
