@@ -203,11 +203,19 @@ func (p *pair) pump(dir int) {
 		}
 		return
 	}
-	n, err := h.dst.ReadFrom(&io.LimitedReader{R: h.src, N: int64(avail)})
-	h.bytes.Add(n)
-	if err != nil {
-		p.tc.Close()
-		return
+	// Keep splicing while data keeps coming (a bulk transfer), a bounded
+	// number of rounds, before going back to the epoll set.
+	for round := 0; avail > 0 && round < 64; round++ {
+		n, err := h.dst.ReadFrom(&io.LimitedReader{R: h.src, N: int64(avail)})
+		h.bytes.Add(n)
+		if err != nil {
+			p.tc.Close()
+			return
+		}
+		if avail, err = unix.IoctlGetInt(h.fd, unix.SIOCINQ); err != nil {
+			p.tc.Close()
+			return
+		}
 	}
 	ev := p.event(dir)
 	if unix.EpollCtl(p.pk.epfd, unix.EPOLL_CTL_MOD, h.fd, &ev) != nil {

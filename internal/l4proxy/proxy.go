@@ -82,6 +82,7 @@ type Proxy struct {
 
 	cur     atomic.Pointer[view.View]
 	targets sync.Map // targetKey -> *target
+	sticky  stickyTable
 	groups  sync.Map // group name -> *groupStats
 
 	mu        sync.Mutex // guards the fields below
@@ -316,6 +317,7 @@ func (p *Proxy) sweep(now time.Time) {
 		l.sweep(now)
 	}
 	p.drain(now)
+	p.sticky.expire(now.Add(-StickyIdle))
 }
 
 // drain closes the connections of targets whose deregistration delay or
@@ -477,7 +479,7 @@ var errNoTarget = errors.New("l4proxy: no routable target")
 // pick chooses a target of group for a client, honouring the per-target
 // cap; the returned target has been acquired. avoid is a target that just
 // failed, nil for a first try.
-func (p *Proxy) pick(group string, client netip.Addr, avoid *balance.Endpoint) (*balance.Endpoint, *target, error) {
+func (p *Proxy) pick(group string, client netip.Addr, avoid *balance.Endpoint) (chosen *balance.Endpoint, _ *target, _ error) {
 	g := p.reg.Group(group)
 	if g == nil {
 		return nil, nil, errNoTarget
@@ -495,6 +497,27 @@ func (p *Proxy) pick(group string, client netip.Addr, avoid *balance.Endpoint) (
 	limit := 0
 	if spec != nil {
 		limit = spec.MaxConnectionsPerTarget
+	}
+	// Source-IP stickiness: consistent hashing keeps a client on its target
+	// by itself; other algorithms remember the client's target.
+	sticky := spec != nil && spec.Stickiness != nil && spec.Stickiness.Type == model.StickySourceIP &&
+		spec.Algorithm != model.ConsistentHash
+	if sticky && avoid == nil {
+		if to, ok := p.sticky.get(group, client); ok {
+			if ep := g.Find(to); ep != nil {
+				if t := p.target(group, ep.Addr, spec); t.acquire(limit) {
+					p.sticky.put(group, client, to, p.cfg.Now())
+					return ep, t, nil
+				}
+			}
+		}
+	}
+	if sticky {
+		defer func() {
+			if chosen != nil {
+				p.sticky.put(group, client, chosen.Addr, p.cfg.Now())
+			}
+		}()
 	}
 	var ep *balance.Endpoint
 	if avoid == nil {
@@ -621,4 +644,72 @@ func cmpString(a, b string) int {
 		return 1
 	}
 	return 0
+}
+
+// StickyIdle is how long source-IP stickiness remembers a client that made
+// no new connection (NLB documents no duration; an hour keeps a client's
+// reconnections together without keeping clients forever).
+const StickyIdle = time.Hour
+
+// maxSticky bounds the stickiness table; beyond it new clients are balanced
+// without being remembered.
+const maxSticky = 1 << 20
+
+// stickyTable remembers the target of each client of groups with
+// source-IP stickiness.
+type stickyTable struct {
+	m sync.Map // stickyKey -> *stickyEntry
+	n atomic.Int64
+}
+
+type stickyKey struct {
+	group  string
+	client netip.Addr
+}
+
+type stickyEntry struct {
+	to   atomic.Pointer[netip.AddrPort]
+	last atomic.Int64 // unix nanoseconds of the last connection
+}
+
+func (s *stickyTable) get(group string, client netip.Addr) (netip.AddrPort, bool) {
+	v, ok := s.m.Load(stickyKey{group, client.Unmap()})
+	if !ok {
+		return netip.AddrPort{}, false
+	}
+	to := v.(*stickyEntry).to.Load()
+	if to == nil { // being added
+		return netip.AddrPort{}, false
+	}
+	return *to, true
+}
+
+func (s *stickyTable) put(group string, client netip.Addr, to netip.AddrPort, now time.Time) {
+	k := stickyKey{group, client.Unmap()}
+	v, ok := s.m.Load(k)
+	if !ok {
+		if s.n.Load() >= maxSticky {
+			return
+		}
+		var loaded bool
+		v, loaded = s.m.LoadOrStore(k, &stickyEntry{})
+		if !loaded {
+			s.n.Add(1)
+		}
+	}
+	e := v.(*stickyEntry)
+	e.to.Store(&to)
+	e.last.Store(now.UnixNano())
+}
+
+// expire forgets clients last seen before cutoff.
+func (s *stickyTable) expire(cutoff time.Time) {
+	c := cutoff.UnixNano()
+	s.m.Range(func(k, v any) bool {
+		if v.(*stickyEntry).last.Load() < c {
+			s.m.Delete(k)
+			s.n.Add(-1)
+		}
+		return true
+	})
 }

@@ -1,6 +1,7 @@
 package l4proxy
 
 import (
+	"context"
 	"crypto/tls"
 	"errors"
 	"fmt"
@@ -37,7 +38,10 @@ type tcpListener struct {
 }
 
 func (p *Proxy) listenTCP(s *listenerSpec) (listener, error) {
-	ln, err := net.Listen("tcp", s.bind)
+	// No TCP keepalives (which cost four setsockopt calls per connection):
+	// the idle timeout ends dead connections, as NLB's does.
+	lc := net.ListenConfig{KeepAlive: -1}
+	ln, err := lc.Listen(context.Background(), "tcp", s.bind)
 	if err != nil {
 		return nil, err
 	}
@@ -328,7 +332,7 @@ func (p *Proxy) connect(s *listenerSpec, group string, client, local netip.AddrP
 }
 
 func (p *Proxy) dialTarget(s *listenerSpec, t *target, client, local netip.AddrPort, sni string, pre []byte) (net.Conn, error) {
-	d := net.Dialer{Timeout: p.cfg.ConnectTimeout}
+	d := net.Dialer{Timeout: p.cfg.ConnectTimeout, KeepAlive: -1}
 	c, err := d.Dial("tcp", t.key.addr.String())
 	p.report(t, err)
 	if err != nil {

@@ -275,3 +275,29 @@ func TestIdleConnectionsHoldNoPipe(t *testing.T) {
 		t.Errorf("%d idle connections hold %d descriptors, want at most %d (4 each)", n, got, 4*n)
 	}
 }
+
+func TestTCPSourceIPStickiness(t *testing.T) {
+	b1, b2, b3 := newBackend(t, "b1"), newBackend(t, "b2"), newBackend(t, "b3")
+	e := start(t, tcpConfig("stickiness: { type: source_ip }", "", b1.target(""), b2.target(""), b3.target("")))
+	got := count(t, e, 10001, 9)
+	if len(got) != 1 {
+		t.Errorf("one client's connections went to %v, want a single target", got)
+	}
+	// The remembered target leaves: the client moves, and stays, elsewhere.
+	var first string
+	for name := range got {
+		first = name
+	}
+	tg := &e.doc.State.TargetGroups[0]
+	for i := range tg.Targets {
+		if fmt.Sprintf("b%d", i+1) == first { // targets are b1, b2, b3 in order
+			tg.Targets = append(tg.Targets[:i:i], tg.Targets[i+1:]...)
+			break
+		}
+	}
+	e.apply()
+	again := count(t, e, 10001, 6)
+	if len(again) != 1 || again[first] != 0 {
+		t.Errorf("after %s left, connections went to %v, want one other target", first, again)
+	}
+}

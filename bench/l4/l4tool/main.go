@@ -16,6 +16,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime"
+	"runtime/pprof"
 	"strings"
 	"sync"
 	"syscall"
@@ -55,6 +56,18 @@ func proxy(ctx context.Context, path string) error {
 	doc, err := config.Load(path)
 	if err != nil {
 		return err
+	}
+	// L4TOOL_CPUPROFILE=FILE writes a CPU profile of the whole run.
+	if f := os.Getenv("L4TOOL_CPUPROFILE"); f != "" {
+		out, err := os.Create(f)
+		if err != nil {
+			return err
+		}
+		defer out.Close()
+		if err := pprof.StartCPUProfile(out); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
 	}
 	p := l4proxy.New(l4proxy.Config{})
 	if err := p.Apply(view.Build(1, &doc.State, state.NewSnapshot(1, nil), time.Now())); err != nil {
