@@ -198,19 +198,25 @@ func (p *pair) pump(dir int) {
 		return
 	}
 	if eof {
-		if h.dst.CloseWrite() != nil || p.open.Add(-1) == 0 {
+		// The first direction to end is passed on as a half-close; when
+		// the second ends the connection closes (no shutdown needed).
+		if p.open.Add(-1) == 0 || h.dst.CloseWrite() != nil {
 			p.tc.Close()
 		}
 		return
 	}
-	// Keep splicing while data keeps coming (a bulk transfer), a bounded
-	// number of rounds, before going back to the epoll set.
+	// Keep splicing while data keeps coming (a bulk transfer: the socket
+	// buffer was at least half full), a bounded number of rounds, before
+	// going back to the epoll set.
 	for round := 0; avail > 0 && round < 64; round++ {
 		n, err := h.dst.ReadFrom(&io.LimitedReader{R: h.src, N: int64(avail)})
 		h.bytes.Add(n)
 		if err != nil {
 			p.tc.Close()
 			return
+		}
+		if avail < 64<<10 {
+			break
 		}
 		if avail, err = unix.IoctlGetInt(h.fd, unix.SIOCINQ); err != nil {
 			p.tc.Close()
