@@ -16,6 +16,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime"
+	"runtime/debug"
 	"runtime/pprof"
 	"strings"
 	"sync"
@@ -75,14 +76,16 @@ func proxy(ctx context.Context, path string) error {
 	}
 	fmt.Println("ready")
 	go p.Run(ctx)
-	// SIGUSR1 prints the Go runtime's memory use, for bench/l4's
-	// per-connection figures.
+	// SIGUSR1 collects garbage, returns free memory to the system and
+	// prints the Go runtime's memory use, for bench/l4's settled
+	// per-connection figure.
 	usr := make(chan os.Signal, 1)
 	signal.Notify(usr, syscall.SIGUSR1)
 	for {
 		select {
 		case <-usr:
 			runtime.GC()
+			debug.FreeOSMemory()
 			var m runtime.MemStats
 			runtime.ReadMemStats(&m)
 			fmt.Fprintf(os.Stderr, "goroutines %d heap_inuse %d stack_inuse %d sys %d\n",
