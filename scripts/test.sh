@@ -46,3 +46,8 @@ for target in "FuzzQuery ./internal/dnsserver" "FuzzParse ./internal/config" "Fu
 	set -- $target
 	go test -run '^$' -fuzz "^$1\$" -fuzztime 15s -fuzzminimizetime 3s "$2"
 done
+# The L4 proxy's parsers of client bytes: PROXY protocol headers and ClientHellos.
+for target in "FuzzParse ./internal/proxyproto" "FuzzServerName ./internal/l4proxy"; do
+	set -- $target
+	go test -run '^$' -fuzz "^$1\$" -fuzztime 10s -fuzzminimizetime 3s "$2"
+done

@@ -19,6 +19,8 @@ const (
 	DefaultRecordTTL           = 300 * time.Second
 	DefaultDeregistrationDelay = 300 * time.Second
 	DefaultStickiness          = 24 * time.Hour
+	// DefaultMaxFlows bounds a UDP listener's flow table.
+	DefaultMaxFlows = 65536
 	// DefaultHealthyCheckerPercent is Route 53's rule: healthy when more than
 	// 18% of checkers say so.
 	DefaultHealthyCheckerPercent = 18
@@ -214,6 +216,9 @@ func (tg *TargetGroup) setDefaults() {
 	if od.MaxEjectionPercent == nil {
 		od.MaxEjectionPercent = ptr(50)
 	}
+	if tg.ConnectionTermination == nil && !tg.Protocol.IsL7() {
+		tg.ConnectionTermination = ptr(true)
+	}
 	for i := range tg.Targets {
 		t := &tg.Targets[i]
 		if t.Port == 0 {
@@ -235,6 +240,9 @@ func (l *Listener) setDefaults() {
 		default:
 			l.IdleTimeout = Duration(350 * time.Second)
 		}
+	}
+	if l.MaxFlows == 0 && l.Protocol == ProtoUDP {
+		l.MaxFlows = DefaultMaxFlows
 	}
 	l.DefaultAction.setDefaults()
 	for i := range l.Rules {

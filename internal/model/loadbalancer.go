@@ -50,6 +50,15 @@ type Listener struct {
 	Rules []Rule `yaml:"rules" json:"rules,omitempty"`
 	// DefaultAction applies when no rule matches.
 	DefaultAction Action `yaml:"default_action" json:"default_action"`
+	// MaxConnections caps the connections a tcp, tls or tls_passthrough
+	// listener holds at once on one node; at the cap it stops accepting and
+	// new connections wait in the kernel's backlog. 0 (default) means no cap;
+	// up to 10,000,000.
+	MaxConnections int `yaml:"max_connections" json:"max_connections,omitempty"`
+	// MaxFlows caps a udp listener's flow table on one node; a datagram that
+	// would start a flow beyond it is dropped and counted. 1–10,000,000.
+	// Default 65536.
+	MaxFlows int `yaml:"max_flows" json:"max_flows,omitempty"`
 }
 
 // Certificate is a PEM certificate chain and its key, read from files and

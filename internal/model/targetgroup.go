@@ -43,6 +43,21 @@ type TargetGroup struct {
 	// OutlierDetection ejects targets that fail live traffic (passive health).
 	// Default: on, with the defaults of its fields.
 	OutlierDetection *OutlierDetection `yaml:"outlier_detection" json:"outlier_detection,omitempty"`
+	// ConnectionTermination closes the connections (and UDP flows) still open
+	// to a deregistered target when its deregistration_delay ends, as NLB's
+	// "connection termination on deregistration"; when false they stay until
+	// the client or target closes them. L4 groups only. Default true.
+	ConnectionTermination *bool `yaml:"connection_termination" json:"connection_termination,omitempty"`
+	// UnhealthyDraining closes the connections open to a target that turned
+	// unhealthy once it has stayed unhealthy this long (0s: at once), as NLB's
+	// unhealthy connection termination with a draining interval; 0s–100h.
+	// Not while the group fails open. L4 groups only. Default unset: they stay.
+	UnhealthyDraining *Duration `yaml:"unhealthy_draining" json:"unhealthy_draining,omitempty"`
+	// MaxConnectionsPerTarget caps the connections (and UDP flows) that one
+	// L4 proxy node keeps open to each target; a target at its cap gets no
+	// new ones and a connection goes to another target or is refused.
+	// 0 (default) means no cap; up to 1,000,000.
+	MaxConnectionsPerTarget int `yaml:"max_connections_per_target" json:"max_connections_per_target,omitempty"`
 }
 
 // OutlierDetection ejects a target after consecutive failures of live

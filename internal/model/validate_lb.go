@@ -80,6 +80,18 @@ func (v *validator) targetGroup(p Path, tg *TargetGroup) {
 	} else if tg.ProxyProtocol != "" && tg.Protocol.IsL7() {
 		v.add(p.Field("proxy_protocol"), "tcp, tls and udp target groups", "%s target group gets X-Forwarded-For, not PROXY protocol", article(tg.Protocol))
 	}
+	if tg.Protocol.IsL7() {
+		if tg.ConnectionTermination != nil {
+			v.add(p.Field("connection_termination"), "tcp, tls and udp target groups", "%s target group drains requests, not connections", article(tg.Protocol))
+		}
+		if tg.UnhealthyDraining != nil {
+			v.add(p.Field("unhealthy_draining"), "tcp, tls and udp target groups", "%s target group drains requests, not connections", article(tg.Protocol))
+		}
+	}
+	if tg.UnhealthyDraining != nil {
+		v.duration(p.Field("unhealthy_draining"), *tg.UnhealthyDraining, 0, 100*time.Hour)
+	}
+	v.intRange(p.Field("max_connections_per_target"), tg.MaxConnectionsPerTarget, 0, 1_000_000)
 }
 
 func (v *validator) hashOn(p Path, tg *TargetGroup) {
@@ -217,6 +229,20 @@ func (v *validator) listener(p Path, l *Listener) {
 	}
 	if l.IdleTimeout < 0 {
 		v.add(p.Field("idle_timeout"), "a positive duration", "%s is negative", l.IdleTimeout)
+	}
+	if l.MaxConnections != 0 {
+		if l.Protocol.IsL7() || l.Protocol == ProtoUDP {
+			v.add(p.Field("max_connections"), "tcp, tls and tls_passthrough listeners", "%s listeners do not cap connections here", l.Protocol)
+		} else {
+			v.intRange(p.Field("max_connections"), l.MaxConnections, 0, 10_000_000)
+		}
+	}
+	if l.MaxFlows != 0 {
+		if l.Protocol != ProtoUDP {
+			v.add(p.Field("max_flows"), "udp listeners", "%s listeners have no flow table", l.Protocol)
+		} else {
+			v.intRange(p.Field("max_flows"), l.MaxFlows, 1, 10_000_000)
+		}
 	}
 	isHTTP := l.Protocol.IsL7()
 	if len(l.Rules) > 0 && !isHTTP && l.Protocol != ProtoTLSPassthrough {

@@ -1003,6 +1003,24 @@ func TestValidateTargetGroups(t *testing.T) {
 			d.TargetGroups = append(d.TargetGroups, u)
 		}},
 
+		// L4 connection handling.
+		{name: "l4/connection-handling-valid", mut: func(d *Document) {
+			g := addTCP(d)
+			g.ConnectionTermination, g.UnhealthyDraining, g.MaxConnectionsPerTarget = ptr(false), ptr(Duration(0)), 1_000_000
+		}},
+		{name: "l4/unhealthy-draining-out-of-range", mut: func(d *Document) {
+			addTCP(d).UnhealthyDraining = ptr(Duration(101 * time.Hour))
+		}, want: []wantErr{{"target_groups[db].unhealthy_draining", "101h0m0s is above the maximum"}}},
+		{name: "l4/unhealthy-draining-negative", mut: func(d *Document) {
+			addTCP(d).UnhealthyDraining = ptr(Duration(-time.Second))
+		}, want: []wantErr{{"target_groups[db].unhealthy_draining", "is below the minimum"}}},
+		{name: "l4/max-connections-per-target-negative", mut: func(d *Document) { addTCP(d).MaxConnectionsPerTarget = -1 },
+			want: []wantErr{{"target_groups[db].max_connections_per_target", "-1 is out of range"}}},
+		{name: "l4/connection-termination-on-http", mut: func(d *Document) { tg(d).ConnectionTermination = ptr(true) },
+			want: []wantErr{{pTG + ".connection_termination", "drains requests, not connections"}}},
+		{name: "l4/unhealthy-draining-on-http", mut: func(d *Document) { tg(d).UnhealthyDraining = ptr(Duration(time.Second)) },
+			want: []wantErr{{pTG + ".unhealthy_draining", "drains requests, not connections"}}},
+
 		// Ports.
 		{name: "port/1-and-65535-valid", mut: func(d *Document) {
 			tg(d).Port = 1
@@ -1168,6 +1186,20 @@ func TestValidateLoadBalancers(t *testing.T) {
 	pR0 := pL0 + ".rules[0]"
 	cert := []Certificate{{CertFile: "/etc/sb/edge.pem", KeyFile: "/etc/sb/edge.key"}}
 	runValidate(t, []validateCase{
+		// L4 limits.
+		{name: "limits/max-connections-valid", mut: func(d *Document) { addL4(d).MaxConnections = 10_000_000 }},
+		{name: "limits/max-connections-too-many", mut: func(d *Document) { addL4(d).MaxConnections = 10_000_001 },
+			want: []wantErr{{pLB + ".listeners[1].max_connections", "10000001 is out of range"}}},
+		{name: "limits/max-connections-on-http", mut: func(d *Document) { lis(d).MaxConnections = 10 },
+			want: []wantErr{{pL0 + ".max_connections", "listeners do not cap connections here"}}},
+		{name: "limits/max-flows-on-tcp", mut: func(d *Document) { addL4(d).MaxFlows = 10 },
+			want: []wantErr{{pLB + ".listeners[1].max_flows", "tcp listeners have no flow table"}}},
+		{name: "limits/max-flows-negative", mut: func(d *Document) {
+			d.TargetGroups = append(d.TargetGroups, tcpGroup("dns"))
+			d.TargetGroups[len(d.TargetGroups)-1].Protocol = ProtoUDP
+			lb(d).Listeners = append(lb(d).Listeners, Listener{Protocol: ProtoUDP, Port: 53, MaxFlows: -1, DefaultAction: forwardTo("dns")})
+		}, want: []wantErr{{pLB + ".listeners[1].max_flows", "-1 is out of range"}}},
+
 		// Balancer and nodes.
 		{name: "names/duplicate", mut: func(d *Document) {
 			d.LoadBalancers = append(d.LoadBalancers, LoadBalancer{Name: "edge"})

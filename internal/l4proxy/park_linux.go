@@ -1,0 +1,253 @@
+package l4proxy
+
+import (
+	"io"
+	"net"
+	"os"
+	"sync"
+	"sync/atomic"
+
+	"golang.org/x/sys/unix"
+)
+
+// parker holds established plain-TCP connections without a goroutine each.
+// Both sockets of a connection sit in one epoll set of the parker's, armed
+// one-shot for readability; the epoll descriptor itself waits in the Go
+// runtime's poller. When a socket turns readable the parker starts a short
+// goroutine that splices what is queued to the other socket and re-arms it.
+// An idle connection thus costs its two sockets and a small record, not two
+// goroutine stacks (which dominate the memory of a goroutine-per-direction
+// proxy: about 8 KiB a connection).
+type parker struct {
+	ep   *os.File
+	epfd int
+	log  func(msg string, args ...any)
+
+	mu    sync.Mutex // guards pairs and next
+	pairs map[uint64]*pair
+	next  uint64
+
+	done chan struct{} // closed when the loop has returned
+}
+
+// pair is one parked connection.
+type pair struct {
+	pk   *parker
+	id   uint64
+	tc   *tcpConn
+	t    *target
+	dirs [2]half // 0: client to target, 1: target to client
+	open atomic.Int32
+	// refs counts the registration (1 until finish) plus running pumps;
+	// end runs when it drops to 0.
+	refs   atomic.Int32
+	end    func()
+	finish sync.Once
+}
+
+type half struct {
+	src, dst *net.TCPConn
+	fd       int
+	bytes    *atomic.Int64
+}
+
+func newParker() (*parker, error) {
+	fd, err := unix.EpollCreate1(unix.EPOLL_CLOEXEC)
+	if err != nil {
+		return nil, err
+	}
+	if err := unix.SetNonblock(fd, true); err != nil {
+		unix.Close(fd)
+		return nil, err
+	}
+	// A non-blocking descriptor given to os.NewFile joins the runtime's
+	// poller, so the loop below parks like any network read.
+	pk := &parker{ep: os.NewFile(uintptr(fd), "l4proxy-epoll"), epfd: fd, pairs: map[uint64]*pair{}, done: make(chan struct{})}
+	go pk.loop()
+	return pk, nil
+}
+
+// close stops the loop; parked connections must have ended.
+func (pk *parker) close() {
+	pk.ep.Close()
+	<-pk.done
+}
+
+func sockFD(c *net.TCPConn) (int, bool) {
+	rc, err := c.SyscallConn()
+	if err != nil {
+		return 0, false
+	}
+	fd := -1
+	if rc.Control(func(f uintptr) { fd = int(f) }) != nil {
+		return 0, false
+	}
+	return fd, fd >= 0
+}
+
+// add parks the connection tc (client and up), counting bytes on t; end
+// runs once it is over. false means it could not be parked (the caller
+// serves it itself).
+func (pk *parker) add(tc *tcpConn, client, up *net.TCPConn, t *target, end func()) bool {
+	cfd, ok1 := sockFD(client)
+	ufd, ok2 := sockFD(up)
+	if !ok1 || !ok2 {
+		return false
+	}
+	p := &pair{pk: pk, tc: tc, t: t, end: end}
+	p.dirs[0] = half{src: client, dst: up, fd: cfd, bytes: &t.bytesIn}
+	p.dirs[1] = half{src: up, dst: client, fd: ufd, bytes: &t.bytesOut}
+	p.open.Store(2)
+	p.refs.Store(1)
+	pk.mu.Lock()
+	pk.next++
+	p.id = pk.next
+	pk.pairs[p.id] = p
+	pk.mu.Unlock()
+	if !tc.setOnClose(p.close) {
+		pk.forget(p)
+		return false
+	}
+	for dir := range 2 {
+		ev := p.event(dir)
+		if err := unix.EpollCtl(pk.epfd, unix.EPOLL_CTL_ADD, p.dirs[dir].fd, &ev); err != nil {
+			// Too late to hand back: the connection is ours now.
+			tc.Close()
+			return true
+		}
+	}
+	return true
+}
+
+func (p *pair) event(dir int) unix.EpollEvent {
+	key := p.id<<1 | uint64(dir)
+	return unix.EpollEvent{Events: unix.EPOLLIN | unix.EPOLLRDHUP | unix.EPOLLONESHOT, Fd: int32(key), Pad: int32(key >> 32)}
+}
+
+func (pk *parker) forget(p *pair) {
+	pk.mu.Lock()
+	delete(pk.pairs, p.id)
+	pk.mu.Unlock()
+}
+
+func (pk *parker) loop() {
+	defer close(pk.done)
+	rc, err := pk.ep.SyscallConn()
+	if err != nil {
+		return
+	}
+	events := make([]unix.EpollEvent, 256)
+	for {
+		var n int
+		err := rc.Read(func(fd uintptr) bool {
+			var werr error
+			n, werr = unix.EpollWait(int(fd), events, 0)
+			return werr == nil && n > 0
+		})
+		if err != nil {
+			return // closed
+		}
+		for _, ev := range events[:n] {
+			key := uint64(uint32(ev.Fd)) | uint64(uint32(ev.Pad))<<32
+			pk.mu.Lock()
+			p := pk.pairs[key>>1]
+			pk.mu.Unlock()
+			if p != nil && p.acquire() {
+				go p.pump(int(key & 1))
+			}
+		}
+	}
+}
+
+// acquire takes a reference for a pump unless the pair has ended.
+func (p *pair) acquire() bool {
+	for {
+		n := p.refs.Load()
+		if n <= 0 {
+			return false
+		}
+		if p.refs.CompareAndSwap(n, n+1) {
+			return true
+		}
+	}
+}
+
+func (p *pair) releaseRef() {
+	if p.refs.Add(-1) == 0 {
+		p.end()
+	}
+}
+
+// close ends the pair once: tcpConn.Close calls it after closing both
+// sockets (which also takes them out of the epoll set).
+func (p *pair) close() {
+	p.finish.Do(func() {
+		p.pk.forget(p)
+		p.releaseRef()
+	})
+}
+
+// pump moves what is queued on one direction's source, then re-arms it;
+// at end of stream it half-closes the destination instead.
+func (p *pair) pump(dir int) {
+	defer p.releaseRef()
+	h := &p.dirs[dir]
+	avail, eof, err := queued(h.fd)
+	if err != nil {
+		p.tc.Close()
+		return
+	}
+	if eof {
+		// The first direction to end is passed on as a half-close; when
+		// the second ends the connection closes (no shutdown needed).
+		if p.open.Add(-1) == 0 || h.dst.CloseWrite() != nil {
+			p.tc.Close()
+		}
+		return
+	}
+	// Keep splicing while data keeps coming (a bulk transfer: the socket
+	// buffer was at least half full), a bounded number of rounds, before
+	// going back to the epoll set.
+	for round := 0; avail > 0 && round < 64; round++ {
+		n, err := h.dst.ReadFrom(&io.LimitedReader{R: h.src, N: int64(avail)})
+		h.bytes.Add(n)
+		if err != nil {
+			p.tc.Close()
+			return
+		}
+		if avail < 64<<10 {
+			break
+		}
+		if avail, err = unix.IoctlGetInt(h.fd, unix.SIOCINQ); err != nil {
+			p.tc.Close()
+			return
+		}
+	}
+	ev := p.event(dir)
+	if unix.EpollCtl(p.pk.epfd, unix.EPOLL_CTL_MOD, h.fd, &ev) != nil {
+		p.tc.Close()
+	}
+}
+
+// queued reports how many bytes wait on socket fd, or end of stream.
+func queued(fd int) (avail int, eof bool, err error) {
+	avail, err = unix.IoctlGetInt(fd, unix.SIOCINQ)
+	if err != nil || avail > 0 {
+		return avail, false, err
+	}
+	var b [1]byte
+	for {
+		n, _, err := unix.Recvfrom(fd, b[:], unix.MSG_PEEK|unix.MSG_DONTWAIT)
+		switch {
+		case err == unix.EINTR:
+			continue
+		case err == unix.EAGAIN:
+			return 0, false, nil // a spurious wake-up: re-arm
+		case err != nil:
+			return 0, false, err
+		case n == 0:
+			return 0, true, nil
+		}
+		return n, false, nil
+	}
+}
