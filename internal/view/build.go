@@ -164,20 +164,27 @@ func buildGroup(spec *model.TargetGroup, h *state.Snapshot, shifted map[string]b
 }
 
 // all is the routing decision for a node in no known zone of a group with
-// cross-zone off: every zone's routable targets together.
+// cross-zone off: the routable targets of every zone that is not failing
+// open, so one sick zone does not drag the others into routing to it; and
+// only when every zone fails open, all of their targets (fail open).
 func (g *TargetGroup) all() ([]Target, bool) {
 	names := make([]string, 0, len(g.Zones))
 	for n := range g.Zones {
 		names = append(names, n)
 	}
 	slices.Sort(names)
-	var out []Target
-	failing := false
+	var healthy, every []Target
 	for _, n := range names {
-		out = append(out, g.Zones[n].Routable...)
-		failing = failing || g.Zones[n].FailingOpen
+		z := g.Zones[n]
+		every = append(every, z.Routable...)
+		if !z.FailingOpen {
+			healthy = append(healthy, z.Routable...)
+		}
 	}
-	return out, failing
+	if len(healthy) > 0 {
+		return healthy, false
+	}
+	return every, len(every) > 0
 }
 
 func crossZone(spec *model.TargetGroup) bool { return spec.CrossZone == nil || *spec.CrossZone }

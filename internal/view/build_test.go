@@ -1158,4 +1158,23 @@ func TestRoutableFrom(t *testing.T) {
 	if got, _ := g.RoutableFrom(""); len(got) != 2 || got[0].Zone != "a" {
 		t.Errorf("cross-zone off, unknown zone: %v, want both, zone a first", got)
 	}
+	// Zone b's only target fails: b fails open on its own, but a node in
+	// no zone keeps to the healthy zone; with both down it fails open.
+	down := func(addrs ...string) *state.Snapshot {
+		m := map[state.Key]state.Status{}
+		for _, a := range addrs {
+			m[state.Key{Check: state.GroupCheck("web"), Target: netip.MustParseAddrPort(a)}] = state.Status{Reason: "refused"}
+		}
+		return state.NewSnapshot(1, m)
+	}
+	st := tg(&off)
+	st.SetDefaults()
+	g = view.Build(2, st, down("10.0.0.2:80"), now).TargetGroups["web"]
+	if got, open := g.RoutableFrom(""); len(got) != 1 || got[0].Zone != "a" || open {
+		t.Errorf("zone b down, unknown zone: %v failing open %v, want zone a's target only", got, open)
+	}
+	g = view.Build(3, st, down("10.0.0.1:80", "10.0.0.2:80"), now).TargetGroups["web"]
+	if got, open := g.RoutableFrom(""); len(got) != 2 || !open {
+		t.Errorf("both zones down, unknown zone: %v failing open %v, want both, failing open", got, open)
+	}
 }

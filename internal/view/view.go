@@ -84,14 +84,16 @@ type Target struct {
 // RoutableFrom returns the targets a node in zone sends new traffic to, and
 // whether that is failing open. With cross-zone on every zone routes alike,
 // so a node in a zone without targets of the group uses any zone's decision;
-// with it off such a node has nothing to route to.
+// with it off such a node has nothing to route to, and a node in no zone
+// ("") routes to the zones that are not failing open.
 func (g *TargetGroup) RoutableFrom(zone string) (routable []Target, failingOpen bool) {
 	if z := g.Zones[zone]; z != nil {
 		return z.Routable, z.FailingOpen
 	}
 	if !crossZone(g.Spec) {
 		if zone == "" {
-			// A node that does not know its zone routes to the whole group.
+			// A node that does not know its zone routes to every zone
+			// that has healthy targets.
 			return g.all()
 		}
 		return nil, false

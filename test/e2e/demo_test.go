@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"fmt"
 	"net"
+	"net/http"
 	"os/exec"
 	"strconv"
 	"strings"
@@ -42,9 +43,10 @@ func TestDemo(t *testing.T) {
 	bin := switchboard(t)
 	dnsAddr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
 	control := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	httpPort, tcpPort := freePort(t), freePort(t)
 	cmd := exec.Command(bin, "demo",
 		"--admin", fmt.Sprintf("127.0.0.1:%d", freePort(t)), "--dns", dnsAddr,
-		"--http-port", strconv.Itoa(freePort(t)), "--tcp-port", strconv.Itoa(freePort(t)),
+		"--http-port", strconv.Itoa(httpPort), "--tcp-port", strconv.Itoa(tcpPort),
 		"--control", control, "--dir", t.TempDir())
 	out, err := cmd.StdoutPipe()
 	if err != nil {
@@ -103,6 +105,29 @@ func TestDemo(t *testing.T) {
 	poll(t, "latency.demo.test on zone b", func() bool { return one("latency.demo.test.") == "127.0.0.12" })
 	poll(t, "zone b among the load balancer's nodes", func() bool { return strings.Contains(one("lb.demo.test."), "127.0.0.12") })
 
+	// zones asks a listener 12 times, on new connections, which zones answered.
+	zones := func(port int) map[string]int {
+		seen := map[string]int{}
+		c := &http.Client{Timeout: 2 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
+		for range 12 {
+			resp, err := c.Get(fmt.Sprintf("http://127.0.0.1:%d/", port))
+			if err != nil {
+				seen["error"]++
+				continue
+			}
+			seen[resp.Header.Get("X-Demo-Zone")]++
+			resp.Body.Close()
+		}
+		return seen
+	}
+	listeners := map[string]int{"tcp": tcpPort}
+	for name, port := range listeners {
+		poll(t, "every zone answering through the "+name+" listener", func() bool {
+			z := zones(port)
+			return z["a"] > 0 && z["b"] > 0 && z["c"] > 0
+		})
+	}
+
 	run := func(args ...string) string {
 		b, err := exec.Command(bin, append([]string{"demo"}, append(args, "--control", control)...)...).CombinedOutput()
 		if err != nil {
@@ -124,7 +149,16 @@ func TestDemo(t *testing.T) {
 			t.Fatalf("weighted.demo.test answered %s with zone b failed", got)
 		}
 	}
+	for name, port := range listeners {
+		poll(t, "zone b gone from the "+name+" listener's answers", func() bool {
+			z := zones(port)
+			return z["b"] == 0 && z["error"] == 0 && z["a"] > 0 && z["c"] > 0
+		})
+	}
 	run("heal-zone", "b")
 	poll(t, "api.demo.test back on zone b", func() bool { return one("api.demo.test.") == "127.0.0.12" })
 	poll(t, "zone b back in the load balancer's name", func() bool { return strings.Contains(one("lb.demo.test."), "127.0.0.12") })
+	for name, port := range listeners {
+		poll(t, "zone b back behind the "+name+" listener", func() bool { return zones(port)["b"] > 0 })
+	}
 }
