@@ -1,14 +1,17 @@
-// This file is the fast path: answers that are the same for every client,
-// precomputed in wire format when a table is compiled, and written out
-// without miekg/dns and without allocating. A plain QUERY of class IN with
-// one question and at most a simple OPT record (no Client Subnet) is parsed
-// by hand; when its name and type have a precomputed answer (a simple
-// record group of one value, the apex SOA and NS, NODATA at a name that
-// exists, NXDOMAIN below a name without a wildcard), the answer is the
-// header, the question as received (0x20 case kept) and the prepared
-// sections. Anything else, or anything unusual, declines and goes the slow
-// path in handle, which stays the one place for truncation, errors,
-// policies and randomness.
+// This file is the fast path: answers that do not depend on the client's
+// address, precomputed in wire format when a table is compiled, and written
+// out without miekg/dns and without allocating. A plain QUERY of class IN
+// with one question and at most a simple OPT record (no Client Subnet) is
+// parsed by hand; when its name and type have a precomputed answer (a
+// record group whose answer is fixed, such as a simple group of one value
+// or a failover group; the apex SOA and NS; NODATA at a name that exists;
+// NXDOMAIN below a name without a wildcard), the answer is the header, the
+// question as received (0x20 case kept) and the prepared sections. Weighted,
+// multivalue and several-valued groups without aliases have a precomputed
+// choice instead (fastpick.go): the query draws the records and copies
+// their prepared bytes. Anything else, or anything unusual, declines and
+// goes the slow path in handle, which stays the one place for truncation,
+// errors, aliases and policies that depend on the client.
 
 package dnsserver
 
@@ -16,6 +19,7 @@ import (
 	"encoding/binary"
 	"net/netip"
 	"slices"
+	"sync/atomic"
 
 	"github.com/miekg/dns"
 
@@ -41,9 +45,24 @@ type fastAnswer struct {
 	// Names in rdata never point into the question: the slow path writes
 	// them as the table has them (lower case), whatever case was asked.
 	body []byte
+	// pick, when not nil, chooses the answer section per query, and then
+	// body, an, ns and ar are unused: the answer has nothing else.
+	pick *fastPick
 	// RRL classification of the response (rrlClassify's result).
 	rrlKind rrlKind
 	rrlName string
+	// Counters: the record group's policy, and the record set answered
+	// (nil for none, or when pick chooses it).
+	policy policyIndex
+	hit    *atomic.Uint64
+}
+
+// maxBody is the most bytes the answer's sections take.
+func (a *fastAnswer) maxBody() int {
+	if a.pick != nil {
+		return a.pick.maxBody
+	}
+	return len(a.body)
 }
 
 // fastName is a name that exists in a zone.
@@ -88,15 +107,23 @@ func buildFast(t *table) *fastTable {
 				fn.nodata = prepare(name, nil, []dns.RR{z.negSOA}, nil, dns.RcodeSuccess, rrlNoData, pres)
 			}
 			for _, g := range n.groups {
-				rrs := fastValues(g)
-				if rrs == nil || g.rtype == dns.TypeDS {
+				if g.rtype == dns.TypeDS {
 					continue
 				}
-				var extra []dns.RR
-				if g.rtype == dns.TypeNS && name == z.apex {
-					extra = z.nsGlue
+				var a *fastAnswer
+				if rrs, hit := fastValues(g); rrs != nil {
+					var extra []dns.RR
+					if g.rtype == dns.TypeNS && name == z.apex {
+						extra = z.nsGlue
+					}
+					if a = prepare(name, rrs, nil, extra, dns.RcodeSuccess, rrlAnswer, pres); a != nil {
+						a.hit = hit
+					}
+				} else if p := buildPick(g, name); p != nil {
+					a = &fastAnswer{flags: 0x8000 | 0x0400, pick: p, rrlKind: rrlAnswer, rrlName: pres}
 				}
-				if a := prepare(name, rrs, nil, extra, dns.RcodeSuccess, rrlAnswer, pres); a != nil {
+				if a != nil {
+					a.policy = g.pidx
 					ft.answers[string(binary.BigEndian.AppendUint16(key, g.rtype))] = a
 				}
 			}
@@ -117,26 +144,34 @@ func (z *zone) cutAbove(name string) bool {
 }
 
 // fastValues returns the records that answer g for every client in a fixed
-// order, or nil when the answer is a choice: static groups, and simple
-// groups of one value without aliases.
-func fastValues(g *group) []dns.RR {
+// order, and the counter of the record set they are (nil for none), or nil
+// when the answer is a choice: static groups (the apex SOA and NS), simple
+// groups of one value, and failover groups whose chosen record has one
+// value; never aliases.
+func fastValues(g *group) ([]dns.RR, *atomic.Uint64) {
+	var i int
 	switch {
 	case g.static != nil:
-		return g.static
-	case g.lb != nil, g.policy != "" && g.policy != model.PolicySimple:
-		return nil
-	}
-	var rrs []dns.RR
-	for _, r := range g.recs {
-		if r.alias != nil || r.aliasLB != nil {
-			return nil
+		return g.static, nil
+	case g.lb != nil:
+		return nil, nil
+	case g.policy == "" || g.policy == model.PolicySimple:
+		if len(g.recs) != 1 {
+			return nil, nil // validation allows one
 		}
-		rrs = append(rrs, r.rrs...)
+	case g.policy == model.PolicyFailover:
+		// The choice depends on health alone, which the table fixes.
+		if i = failover(g); i < 0 {
+			return nil, nil
+		}
+	default:
+		return nil, nil
 	}
-	if len(rrs) != 1 {
-		return nil // none, or several in random order
+	r := &g.recs[i]
+	if r.alias != nil || r.aliasLB != nil || len(r.rrs) != 1 {
+		return nil, nil // an alias, none, or several in random order
 	}
-	return rrs
+	return r.rrs, r.hits
 }
 
 // prepare packs a response to qname (canonical) with the given sections and
@@ -338,7 +373,7 @@ func (s *Server) fast(req []byte, src netip.Addr, tcp bool, buf []byte) (resp []
 			return nil, false
 		}
 	}
-	size := qend + len(a.body)
+	size := qend + a.maxBody()
 	if opt {
 		size += fastOptLen
 	}
@@ -347,6 +382,7 @@ func (s *Server) fast(req []byte, src netip.Addr, tcp bool, buf []byte) (resp []
 	}
 
 	rflags := a.flags | flags&0x0110 // RD, CD
+	s.counts.byType[qtype].Add(1)
 	if !tcp && s.rrl != nil {
 		name := a.rrlName
 		var rt uint16
@@ -359,6 +395,7 @@ func (s *Server) fast(req []byte, src netip.Addr, tcp bool, buf []byte) (resp []
 			return nil, true
 		case rrlSlip:
 			s.stats.rrlSlipped.Add(1)
+			s.counts.countRcode(int(a.flags & 0xF))
 			out := buf[:qend]
 			copy(out, req[:qend])
 			binary.BigEndian.PutUint16(out[2:], rflags|0x0200) // TC
@@ -373,20 +410,27 @@ func (s *Server) fast(req []byte, src netip.Addr, tcp bool, buf []byte) (resp []
 		}
 	}
 
+	s.counts.countRcode(int(a.flags & 0xF))
 	out := buf[:qend]
 	copy(out, req[:qend]) // ID and question as asked
 	binary.BigEndian.PutUint16(out[2:], rflags)
-	binary.BigEndian.PutUint16(out[6:], a.an)
-	binary.BigEndian.PutUint16(out[8:], a.ns)
-	ar := a.ar
+	an, ns, ar := a.an, a.ns, a.ar
+	if a.pick != nil {
+		out, an = s.appendPick(out, a.pick)
+	} else {
+		out = append(out, a.body...)
+		if a.hit != nil {
+			a.hit.Add(1)
+		}
+	}
+	s.counts.byPolicy[a.policy].Add(1)
 	if opt {
 		ar++
-	}
-	binary.BigEndian.PutUint16(out[10:], ar)
-	out = append(out, a.body...)
-	if opt {
 		out = appendOPT(out, do)
 	}
+	binary.BigEndian.PutUint16(out[6:], an)
+	binary.BigEndian.PutUint16(out[8:], ns)
+	binary.BigEndian.PutUint16(out[10:], ar)
 	return out, true
 }
 

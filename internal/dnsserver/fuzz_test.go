@@ -17,14 +17,20 @@ import (
 )
 
 // fuzzDoc holds every zone of the tests but the alias and LB ones.
-var fuzzDoc = policyDoc + strings.TrimPrefix(bigDoc, "\nhosted_zones:\n")
+var fuzzDoc = policyDoc + strings.TrimPrefix(bigDoc, "\nhosted_zones:\n") + pickZone
 
 // inMemory returns a server answering from doc without sockets: handle is
 // called directly.
 func inMemory(tb testing.TB, doc string, opts ...func(*Config)) *Server {
 	tb.Helper()
+	return inMemoryHealth(tb, doc, nil, opts...)
+}
+
+// inMemoryHealth is inMemory under health h.
+func inMemoryHealth(tb testing.TB, doc string, h health, opts ...func(*Config)) *Server {
+	tb.Helper()
 	pub := view.NewPublisher()
-	v := view.Build(1, parseState(tb, doc), nil, epoch)
+	v := view.Build(1, parseState(tb, doc), h.snapshot(1), epoch)
 	pub.Publish(v)
 	cfg := Config{Listen: []string{"127.0.0.1:0"}, Views: pub}
 	for _, o := range opts {
@@ -62,6 +68,9 @@ func fuzzSeeds() [][]byte {
 		{"loop1.example.com.", dns.TypeA}, {"www.dept.example.com.", dns.TypeA}, {"dept.example.com.", dns.TypeDS},
 		{"big.big.test.", dns.TypeTXT}, {"www.example.org.", dns.TypeA}, {"example.com.", dns.TypeAXFR},
 		{"w.p.test.", dns.TypeA}, {"mv.p.test.", dns.TypeA}, {"lat.p.test.", dns.TypeA}, {"ip.p.test.", dns.TypeA},
+		{"w.pick.test.", dns.TypeA}, {"W.Pick.test.", dns.TypeMX}, {"w.pick.test.", dns.TypeTXT}, {"c.pick.test.", dns.TypeCNAME},
+		{"f.pick.test.", dns.TypeAAAA}, {"mv5.pick.test.", dns.TypeA}, {"mv12.pick.test.", dns.TypeA}, {"al.pick.test.", dns.TypeA},
+		{"s.pick.test.", dns.TypeTXT},
 	} {
 		seeds = append(seeds, pack(newQuery(q.name, q.qtype)))
 	}
