@@ -126,6 +126,20 @@ type Stats struct {
 	// answered, keyed "name type set-identifier" (the set identifier empty
 	// for simple records). Nil maps mean no counts yet. Counting must not
 	// allocate on the query path; the maps are built here, on read.
+	//
+	// In detail: ByType counts every query whose question could be read
+	// (a query with several questions by the first), zone transfers over
+	// TCP included. ByRcode counts the answers sent, so not those response
+	// rate limiting drops; 16 is "BADVERS", and numbers without a mnemonic
+	// read "RCODE23". ByPolicy counts each record group that answered,
+	// each link of a CNAME chain apart. ByRecordSet's name is canonical
+	// (lower case, with the final dot: "www.example.com. A blue"); an
+	// alias counts itself and the record it led to; a multivalue answer
+	// counts each of its records. Policy and record set counts are taken
+	// when the answer is chosen, which on the general path is before rate
+	// limiting, so there they include answers it dropped. Counts go on
+	// across new views; a record set no longer in the state leaves
+	// ByRecordSet. Zero counts are left out.
 	ByType, ByRcode, ByPolicy, ByRecordSet map[string]uint64
 }
 
