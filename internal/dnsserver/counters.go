@@ -57,17 +57,31 @@ func indexOf(p model.Policy) policyIndex {
 // counters are the Server's counters by type, rcode and policy. Allocated
 // once by New; the arrays are indexed by the wire value, so counting is an
 // index and an atomic add. The type array takes 512 KiB of address space,
-// of which only the pages of types ever asked are touched.
+// of which only the pages of types ever asked are touched. Each block of
+// 256 counters has a flag set when one of them first counts, so that Stats
+// reads only the blocks in use (all 65,536 took 50 µs).
 type counters struct {
-	byType   [1 << 16]atomic.Uint64
-	byRcode  [1 << 12]atomic.Uint64 // 12-bit extended rcodes (RFC 6891)
-	byPolicy [numPolicies]atomic.Uint64
-	records  recordHits
+	byType     [1 << 16]atomic.Uint64
+	typeBlocks [1 << 8]atomic.Bool
+	byRcode    [1 << 12]atomic.Uint64 // 12-bit extended rcodes (RFC 6891)
+	rcodeBlock [1 << 4]atomic.Bool
+	byPolicy   [numPolicies]atomic.Uint64
+	records    recordHits
+}
+
+// countType counts a query of type t.
+func (c *counters) countType(t uint16) {
+	if c.byType[t].Add(1) == 1 {
+		c.typeBlocks[t>>8].Store(true)
+	}
 }
 
 // countRcode counts an answer sent with rcode (extended rcodes included).
 func (c *counters) countRcode(rcode int) {
-	c.byRcode[rcode&(1<<12-1)].Add(1)
+	r := rcode & (1<<12 - 1)
+	if c.byRcode[r].Add(1) == 1 {
+		c.rcodeBlock[r>>8].Store(true)
+	}
 }
 
 // recordHits holds a counter per record set, by its ByRecordSet key. A
@@ -141,14 +155,20 @@ func (c *counters) fill(st *Stats) {
 		}
 		(*m)[k] += n
 	}
-	for t := range c.byType {
-		if n := c.byType[t].Load(); n > 0 {
-			add(&st.ByType, typeName(uint16(t)), n)
+	for blk := range c.typeBlocks {
+		if !c.typeBlocks[blk].Load() {
+			continue
+		}
+		for t := blk << 8; t < (blk+1)<<8; t++ {
+			add(&st.ByType, typeName(uint16(t)), c.byType[t].Load())
 		}
 	}
-	for r := range c.byRcode {
-		if n := c.byRcode[r].Load(); n > 0 {
-			add(&st.ByRcode, rcodeName(r), n)
+	for blk := range c.rcodeBlock {
+		if !c.rcodeBlock[blk].Load() {
+			continue
+		}
+		for r := blk << 8; r < (blk+1)<<8; r++ {
+			add(&st.ByRcode, rcodeName(r), c.byRcode[r].Load())
 		}
 	}
 	for p := policySimple; p < numPolicies; p++ {

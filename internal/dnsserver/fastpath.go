@@ -382,7 +382,7 @@ func (s *Server) fast(req []byte, src netip.Addr, tcp bool, buf []byte) (resp []
 	}
 
 	rflags := a.flags | flags&0x0110 // RD, CD
-	s.counts.byType[qtype].Add(1)
+	s.counts.countType(qtype)
 	if !tcp && s.rrl != nil {
 		name := a.rrlName
 		var rt uint16

@@ -60,7 +60,7 @@ func (s *Server) handle(req []byte, src netip.Addr, tcp bool, buf []byte) (resp 
 		return headerOnly(req, dns.RcodeFormatError, buf)
 	}
 	if len(m.Question) > 0 {
-		s.counts.byType[m.Question[0].Qtype].Add(1)
+		s.counts.countType(m.Question[0].Qtype)
 	}
 	var r *dns.Msg
 	var limit int

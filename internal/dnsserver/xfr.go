@@ -283,7 +283,7 @@ func (s *Server) serveTransfer(c net.Conn, req []byte, src netip.Addr) (err erro
 		s.counts.countRcode(dns.RcodeFormatError)
 		return w.write(headerOnly(req, dns.RcodeFormatError, nil))
 	}
-	s.counts.byType[m.Question[0].Qtype].Add(1)
+	s.counts.countType(m.Question[0].Qtype)
 	a := s.authorize(&m, req, src)
 	w.req, w.sign = &m, a.sign
 	if a.zone == nil {
