@@ -160,7 +160,9 @@ func (c *counters) fill(st *Stats) {
 			continue
 		}
 		for t := blk << 8; t < (blk+1)<<8; t++ {
-			add(&st.ByType, typeName(uint16(t)), c.byType[t].Load())
+			if n := c.byType[t].Load(); n > 0 {
+				add(&st.ByType, typeName(uint16(t)), n)
+			}
 		}
 	}
 	for blk := range c.rcodeBlock {
@@ -168,7 +170,9 @@ func (c *counters) fill(st *Stats) {
 			continue
 		}
 		for r := blk << 8; r < (blk+1)<<8; r++ {
-			add(&st.ByRcode, rcodeName(r), c.byRcode[r].Load())
+			if n := c.byRcode[r].Load(); n > 0 {
+				add(&st.ByRcode, rcodeName(r), n)
+			}
 		}
 	}
 	for p := policySimple; p < numPolicies; p++ {
