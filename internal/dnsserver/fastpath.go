@@ -383,34 +383,9 @@ func (s *Server) fast(req []byte, src netip.Addr, tcp bool, buf []byte) (resp []
 
 	rflags := a.flags | flags&0x0110 // RD, CD
 	s.counts.countType(qtype)
-	if !tcp && s.rrl != nil {
-		name := a.rrlName
-		var rt uint16
-		if a.rrlKind != rrlNXDomain {
-			rt = qtype
-		}
-		switch s.rrl.check(src, a.rrlKind, name, rt) {
-		case rrlDrop:
-			s.stats.rrlDropped.Add(1)
-			return nil, true
-		case rrlSlip:
-			s.stats.rrlSlipped.Add(1)
-			s.counts.countRcode(int(a.flags & 0xF))
-			out := buf[:qend]
-			copy(out, req[:qend])
-			binary.BigEndian.PutUint16(out[2:], rflags|0x0200) // TC
-			binary.BigEndian.PutUint16(out[6:], 0)
-			binary.BigEndian.PutUint16(out[8:], 0)
-			binary.BigEndian.PutUint16(out[10:], 0)
-			if opt {
-				out[11] = 1
-				out = appendOPT(out, do)
-			}
-			return out, true
-		}
-	}
-
-	s.counts.countRcode(int(a.flags & 0xF))
+	// The answer is chosen, and counted, before rate limiting decides
+	// whether it goes out, as on the slow path: both draw the same random
+	// numbers and count the same policies and record sets.
 	out := buf[:qend]
 	copy(out, req[:qend]) // ID and question as asked
 	binary.BigEndian.PutUint16(out[2:], rflags)
@@ -431,6 +406,34 @@ func (s *Server) fast(req []byte, src netip.Addr, tcp bool, buf []byte) (resp []
 	binary.BigEndian.PutUint16(out[6:], an)
 	binary.BigEndian.PutUint16(out[8:], ns)
 	binary.BigEndian.PutUint16(out[10:], ar)
+
+	if !tcp && s.rrl != nil {
+		name := a.rrlName
+		var rt uint16
+		if a.rrlKind != rrlNXDomain {
+			rt = qtype
+		}
+		switch s.rrl.check(src, a.rrlKind, name, rt) {
+		case rrlDrop:
+			s.stats.rrlDropped.Add(1)
+			return nil, true
+		case rrlSlip:
+			// A bare header and question (and OPT) with TC, over the answer.
+			s.stats.rrlSlipped.Add(1)
+			s.counts.countRcode(int(a.flags & 0xF))
+			out = buf[:qend]
+			binary.BigEndian.PutUint16(out[2:], rflags|0x0200) // TC
+			binary.BigEndian.PutUint16(out[6:], 0)
+			binary.BigEndian.PutUint16(out[8:], 0)
+			binary.BigEndian.PutUint16(out[10:], 0)
+			if opt {
+				out[11] = 1
+				out = appendOPT(out, do)
+			}
+			return out, true
+		}
+	}
+	s.counts.countRcode(int(a.flags & 0xF))
 	return out, true
 }
 

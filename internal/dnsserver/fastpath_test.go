@@ -188,11 +188,13 @@ func TestFastPathDeclines(t *testing.T) {
 // answers whichever path makes them.
 func TestFastPathRRL(t *testing.T) {
 	rrl := func(c *Config) { c.RRL = RRLConfig{ResponsesPerSecond: 2, Slip: 2} }
-	fast := inMemory(t, fuzzDoc, rrl)
-	slow := slowOnly(t, fuzzDoc, rrl)
+	fast := inMemory(t, fuzzDoc, rrl, withRand)
+	slow := slowOnly(t, fuzzDoc, rrl, withRand)
 	src := netip.MustParseAddr("192.0.2.99")
 	for _, q := range []*dns.Msg{
 		newQuery("ns1.example.com.", dns.TypeA),
+		newQuery("w.pick.test.", dns.TypeA, withEDNS(1232)),
+		newQuery("mv12.pick.test.", dns.TypeA),
 		newQuery("NS1.example.com.", dns.TypeA, withEDNS(1232), withDO),
 		newQuery("nope1.example.com.", dns.TypeA),
 		newQuery("nope2.example.com.", dns.TypeA, withEDNS(1232)),
@@ -213,8 +215,17 @@ func TestFastPathRRL(t *testing.T) {
 			}
 		}
 	}
-	if f, s := fast.Stats(), slow.Stats(); f.RRLDropped != s.RRLDropped || f.RRLSlipped != s.RRLSlipped || f.RRLDropped == 0 || f.RRLSlipped == 0 {
-		t.Errorf("RRL dropped/slipped: fast %d/%d, slow %d/%d, want equal and non-zero", f.RRLDropped, f.RRLSlipped, s.RRLDropped, s.RRLSlipped)
+	f, sl := fast.Stats(), slow.Stats()
+	if f.RRLDropped != sl.RRLDropped || f.RRLSlipped != sl.RRLSlipped || f.RRLDropped == 0 || f.RRLSlipped == 0 {
+		t.Errorf("RRL dropped/slipped: fast %d/%d, slow %d/%d, want equal and non-zero", f.RRLDropped, f.RRLSlipped, sl.RRLDropped, sl.RRLSlipped)
+	}
+	for _, m := range []struct {
+		name       string
+		fast, slow map[string]uint64
+	}{{"ByType", f.ByType, sl.ByType}, {"ByRcode", f.ByRcode, sl.ByRcode}, {"ByPolicy", f.ByPolicy, sl.ByPolicy}, {"ByRecordSet", f.ByRecordSet, sl.ByRecordSet}} {
+		if diff := cmp.Diff(m.slow, m.fast); diff != "" {
+			t.Errorf("%s mismatch (-slow +fast):\n%s", m.name, diff)
+		}
 	}
 }
 

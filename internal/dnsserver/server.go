@@ -136,8 +136,8 @@ type Stats struct {
 	// (lower case, with the final dot: "www.example.com. A blue"); an
 	// alias counts itself and the record it led to; a multivalue answer
 	// counts each of its records. Policy and record set counts are taken
-	// when the answer is chosen, which on the general path is before rate
-	// limiting, so there they include answers it dropped. Counts go on
+	// when the answer is chosen, before rate limiting, so they include
+	// answers it then dropped or sent truncated. Counts go on
 	// across new views; a record set no longer in the state leaves
 	// ByRecordSet. Zero counts are left out.
 	ByType, ByRcode, ByPolicy, ByRecordSet map[string]uint64
