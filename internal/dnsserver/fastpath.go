@@ -45,9 +45,14 @@ type fastAnswer struct {
 	// Names in rdata never point into the question: the slow path writes
 	// them as the table has them (lower case), whatever case was asked.
 	body []byte
-	// pick, when not nil, chooses the answer section per query, and then
-	// body, an, ns and ar are unused: the answer has nothing else.
-	pick *fastPick
+	// When picked, pick chooses the answer section per query, and body,
+	// an, ns and ar are unused: the answer has nothing else. It is held
+	// here, not behind a pointer, to spare a query a cache miss.
+	picked bool
+	pick   fastPick
+	// size is the most bytes the sections take: len(body), or the largest
+	// answer pick can choose.
+	size int
 	// RRL classification of the response (rrlClassify's result).
 	rrlKind rrlKind
 	rrlName string
@@ -55,14 +60,6 @@ type fastAnswer struct {
 	// (nil for none, or when pick chooses it).
 	policy policyIndex
 	hit    *atomic.Uint64
-}
-
-// maxBody is the most bytes the answer's sections take.
-func (a *fastAnswer) maxBody() int {
-	if a.pick != nil {
-		return a.pick.maxBody
-	}
-	return len(a.body)
 }
 
 // fastName is a name that exists in a zone.
@@ -119,8 +116,8 @@ func buildFast(t *table) *fastTable {
 					if a = prepare(name, rrs, nil, extra, dns.RcodeSuccess, rrlAnswer, pres); a != nil {
 						a.hit = hit
 					}
-				} else if p := buildPick(g, name); p != nil {
-					a = &fastAnswer{flags: 0x8000 | 0x0400, pick: p, rrlKind: rrlAnswer, rrlName: pres}
+				} else if p, size := buildPick(g, name); size > 0 {
+					a = &fastAnswer{flags: 0x8000 | 0x0400, picked: true, pick: p, size: size, rrlKind: rrlAnswer, rrlName: pres}
 				}
 				if a != nil {
 					a.policy = g.pidx
@@ -209,6 +206,7 @@ func prepare(qname string, ans, ns, extra []dns.RR, rcode int, kind rrlKind, rrl
 		ns:      uint16(len(m.Ns)),
 		ar:      uint16(len(m.Extra)),
 		body:    body,
+		size:    len(body),
 		rrlKind: kind,
 		rrlName: rrlName,
 	}
@@ -228,6 +226,7 @@ func nxAnswer(z *zone) *fastAnswer {
 		flags:   0x8000 | 0x0400 | dns.RcodeNameError,
 		ns:      1,
 		body:    b[:off:off],
+		size:    off,
 		rrlKind: rrlNXDomain,
 		rrlName: z.negSOA.Header().Name,
 	}
@@ -373,7 +372,7 @@ func (s *Server) fast(req []byte, src netip.Addr, tcp bool, buf []byte) (resp []
 			return nil, false
 		}
 	}
-	size := qend + a.maxBody()
+	size := qend + a.size
 	if opt {
 		size += fastOptLen
 	}
@@ -390,8 +389,8 @@ func (s *Server) fast(req []byte, src netip.Addr, tcp bool, buf []byte) (resp []
 	copy(out, req[:qend]) // ID and question as asked
 	binary.BigEndian.PutUint16(out[2:], rflags)
 	an, ns, ar := a.an, a.ns, a.ar
-	if a.pick != nil {
-		out, an = s.appendPick(out, a.pick)
+	if a.picked {
+		out, an = s.appendPick(out, &a.pick)
 	} else {
 		out = append(out, a.body...)
 		if a.hit != nil {

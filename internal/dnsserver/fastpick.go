@@ -27,6 +27,9 @@ const maxFastRRs = 64
 type fastPick struct {
 	// recs are the records the policy may choose from.
 	recs []fastRec
+	// wire holds every record's values, record after record, so that a
+	// query's bytes lie together.
+	wire []byte
 	// draw is true for weighted groups: a record is drawn, by cum, or
 	// uniformly when cum is nil. Otherwise there is one record.
 	draw bool
@@ -35,100 +38,120 @@ type fastPick struct {
 	// holds every value of recs when they are no more than that.
 	multi bool
 	flat  [][]byte
-	// maxBody is the most bytes an answer takes.
-	maxBody int
 }
 
 // fastRec is one candidate record.
 type fastRec struct {
+	// one is its value when it has one (the common case, and the only one
+	// validation allows for weighted and multivalue records), else nil.
+	one []byte
 	// rrs are its values, each a resource record in wire format whose
 	// owner is a pointer to the question (offset 12) and whose rdata
 	// names are written out in full, so that it reads the same wherever it
-	// is placed in the answer section.
+	// is placed in the answer section. Slices of fastPick.wire.
 	rrs [][]byte
 	hit *atomic.Uint64
 }
 
-// buildPick prepares the choice of group g at name, or returns nil when its
-// answer is not a choice the fast path can make (fastValues's fixed
-// answers, aliases, client-dependent policies, types whose records hold
-// more than one compressible name, too many records).
-func buildPick(g *group, name string) *fastPick {
+// buildPick prepares the choice of group g at name and returns it with the
+// most bytes an answer takes, or a size of 0 when its answer is not a
+// choice the fast path can make (fastValues's fixed answers, aliases,
+// client-dependent policies, types whose records hold more than one
+// compressible name, too many records).
+func buildPick(g *group, name string) (fastPick, int) {
+	var p fastPick
 	if g.static != nil || g.lb != nil {
-		return nil
+		return p, 0
 	}
 	switch g.rtype {
 	case dns.TypeA, dns.TypeAAAA, dns.TypeTXT, dns.TypeCAA, dns.TypeCNAME, dns.TypeMX, dns.TypePTR, dns.TypeSRV:
 	default:
-		return nil // NS has glue; others may compress a name against another in the same record
+		return p, 0 // NS has glue; others may compress a name against another in the same record
 	}
 	var cand []int
-	var cum []int
-	p := &fastPick{}
 	switch g.policy {
 	case model.PolicySimple:
 		if len(g.recs) != 1 {
-			return nil
+			return p, 0
 		}
 		cand = []int{0}
 	case model.PolicyFailover:
 		i := failover(g)
 		if i < 0 {
-			return nil
+			return p, 0
 		}
 		cand = []int{i}
 	case model.PolicyWeighted:
-		cand, cum, p.draw = g.wCand, g.wCum, true
+		cand, p.cum, p.draw = g.wCand, g.wCum, true
 	case model.PolicyMultivalue:
 		cand, p.multi = g.eligible, true
 	default:
-		return nil
+		return p, 0
 	}
 	if len(cand) == 0 {
-		return nil // the slow path answers NODATA or follows a CNAME
+		return p, 0 // the slow path answers NODATA or follows a CNAME
 	}
-	p.cum = cum
-	var sizes []int
+	// Pack every value into wire, then cut wire into the records' values.
+	var sizes, counts []int
 	total := 0
 	for _, i := range cand {
 		r := &g.recs[i]
 		if r.alias != nil || r.aliasLB != nil || len(r.rrs) == 0 || len(r.rrs) > maxFastRRs {
-			return nil
+			return p, 0
 		}
-		fr := fastRec{hit: r.hits}
-		size := 0
+		start := len(p.wire)
 		for _, rr := range r.rrs {
 			b := packAnswerRR(name, rr)
 			if b == nil {
-				return nil
+				return p, 0
 			}
-			fr.rrs = append(fr.rrs, b)
-			size += len(b)
+			p.wire = append(p.wire, b...)
 		}
-		p.recs = append(p.recs, fr)
-		sizes = append(sizes, size)
+		sizes = append(sizes, len(p.wire)-start)
+		counts = append(counts, len(r.rrs))
 		total += len(r.rrs)
 	}
+	p.wire = slices.Clip(p.wire)
+	off := 0
+	for k, i := range cand {
+		r := &g.recs[i]
+		fr := fastRec{hit: r.hits}
+		for range counts[k] {
+			n := rrLen(p.wire[off:])
+			fr.rrs = append(fr.rrs, p.wire[off:off+n:off+n])
+			off += n
+		}
+		if len(fr.rrs) == 1 {
+			fr.one = fr.rrs[0]
+		}
+		p.recs = append(p.recs, fr)
+	}
+	size := 0
 	switch {
 	case p.multi && len(p.recs) <= maxMultivalue:
 		if total > maxFastRRs {
-			return nil
+			return p, 0
 		}
 		for _, r := range p.recs {
 			p.flat = append(p.flat, r.rrs...)
 		}
-		for _, sz := range sizes {
-			p.maxBody += sz
-		}
+		size = len(p.wire)
 	case p.multi:
 		slices.Sort(sizes)
 		for _, sz := range sizes[len(sizes)-maxMultivalue:] {
-			p.maxBody += sz
+			size += sz
 		}
 	default:
-		p.maxBody = slices.Max(sizes)
+		size = slices.Max(sizes)
 	}
-	return p
+	return p, size
+}
+
+// rrLen returns the length of the resource record at the start of b, as
+// packAnswerRR writes them: a 2-byte pointer as owner, then type, class,
+// TTL, rdata length and rdata.
+func rrLen(b []byte) int {
+	return 2 + 8 + 2 + (int(b[10])<<8 | int(b[11]))
 }
 
 // packAnswerRR returns rr, owned by name, in wire format with its owner a
@@ -164,6 +187,9 @@ func (s *Server) appendPick(out []byte, p *fastPick) ([]byte, uint16) {
 	}
 	r := &p.recs[i]
 	r.hit.Add(1)
+	if r.one != nil {
+		return append(out, r.one...), 1
+	}
 	return s.appendShuffled(out, r.rrs), uint16(len(r.rrs))
 }
 
