@@ -90,16 +90,29 @@ func (s *Server) serveUDPBatch(c *net.UDPConn) error {
 	// The system calls, as closures made once (not per batch).
 	var n int
 	var errno unix.Errno
+	// A signal (the runtime's preemption or profiling signals reach a
+	// thread in a raw call) may interrupt either call: it is made again at
+	// once, never taken for an error.
 	recv := func(fd uintptr) bool {
-		r, _, e := unix.RawSyscall6(unix.SYS_RECVMMSG, fd, uintptr(unsafe.Pointer(&b.rx[0])), udpBatch, unix.MSG_DONTWAIT, 0, 0)
-		n, errno = int(r), e
-		return e != unix.EAGAIN && e != unix.EWOULDBLOCK
+		for {
+			r, _, e := unix.RawSyscall6(unix.SYS_RECVMMSG, fd, uintptr(unsafe.Pointer(&b.rx[0])), udpBatch, unix.MSG_DONTWAIT, 0, 0)
+			if e == unix.EINTR {
+				continue
+			}
+			n, errno = int(r), e
+			return e != unix.EAGAIN && e != unix.EWOULDBLOCK
+		}
 	}
 	var pend []unix.Mmsghdr
 	send := func(fd uintptr) bool {
-		r, _, e := unix.RawSyscall6(unix.SYS_SENDMMSG, fd, uintptr(unsafe.Pointer(&pend[0])), uintptr(len(pend)), unix.MSG_DONTWAIT, 0, 0)
-		n, errno = int(r), e
-		return e != unix.EAGAIN && e != unix.EWOULDBLOCK
+		for {
+			r, _, e := unix.RawSyscall6(unix.SYS_SENDMMSG, fd, uintptr(unsafe.Pointer(&pend[0])), uintptr(len(pend)), unix.MSG_DONTWAIT, 0, 0)
+			if e == unix.EINTR {
+				continue
+			}
+			n, errno = int(r), e
+			return e != unix.EAGAIN && e != unix.EWOULDBLOCK
+		}
 	}
 	var bo backoff
 	for {
