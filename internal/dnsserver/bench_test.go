@@ -22,6 +22,7 @@ func BenchmarkQuery(b *testing.B) {
 		{"static-A", newQuery("ns1.example.com.", dns.TypeA)},
 		{"static-A-EDNS", newQuery("ns1.example.com.", dns.TypeA, withEDNS(1232))},
 		{"static-A-0x20-EDNS-DO", newQuery("nS1.ExAmPlE.cOm.", dns.TypeA, withEDNS(1232), func(m *dns.Msg) { m.IsEdns0().SetDo() })},
+		{"static-A-ECS", newQuery("ns1.example.com.", dns.TypeA, withECS("10.10.1.0/24"))},
 		{"NXDOMAIN", newQuery("nope.example.com.", dns.TypeA)},
 		{"NODATA", newQuery("www.example.com.", dns.TypeMX)},
 		{"apex-NS", newQuery("example.com.", dns.TypeNS)},

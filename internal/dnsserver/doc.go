@@ -13,10 +13,11 @@
 // in random order) as each candidate record's bytes, which a query draws
 // from as policy.go would and copies (fastpick.go). A plain query for one of
 // them is parsed, answered and counted without miekg/dns and without
-// allocating, as is the UDP loop around it (batch_linux.go). Aliases,
-// Client Subnet, latency, geolocation, geoproximity and IP-based records,
-// truncation and everything unusual take the general path through miekg/dns,
-// which the differential tests and FuzzFastPath hold the fast path to.
+// allocating, as is the UDP loop around it (batch_linux.go); with Client
+// Subnet too, echoed with scope 0. Aliases, latency, geolocation,
+// geoproximity and IP-based records, truncation and everything unusual take
+// the general path through miekg/dns, which the differential tests and
+// FuzzFastPath hold the fast path to.
 //
 // # Where Route 53's contract is silent
 //

@@ -1,12 +1,13 @@
 // This file is the fast path: answers that do not depend on the client's
 // address, precomputed in wire format when a table is compiled, and written
 // out without miekg/dns and without allocating. A plain QUERY of class IN
-// with one question and at most a simple OPT record (no Client Subnet) is
-// parsed by hand; when its name and type have a precomputed answer (a
-// record group whose answer is fixed, such as a simple group of one value
-// or a failover group; the apex SOA and NS; NODATA at a name that exists;
-// NXDOMAIN below a name without a wildcard), the answer is the header, the
-// question as received (0x20 case kept) and the prepared sections. Weighted,
+// with one question and at most a simple OPT record (a Client Subnet option
+// is echoed with scope 0) is parsed by hand; when its name and type have a
+// precomputed answer (a record group whose answer is fixed, such as a
+// simple group of one value or a failover group; the apex SOA and NS;
+// NODATA at a name that exists; NXDOMAIN below a name without a wildcard),
+// the answer is the header, the question as received (0x20 case kept) and
+// the prepared sections. Weighted,
 // multivalue and several-valued groups without aliases have a precomputed
 // choice instead (fastpick.go): the query draws the records and copies
 // their prepared bytes. Anything else, or anything unusual, declines and
@@ -338,12 +339,15 @@ func (s *Server) fast(req []byte, src netip.Addr, tcp bool, buf []byte) (resp []
 		return nil, false
 	}
 	qend := off + 4
-	// EDNS: one OPT owned by the root, version 0, no Client Subnet.
+	// EDNS: one OPT owned by the root, version 0, perhaps a Client Subnet
+	// option, which the answer echoes with scope 0: fast answers are the
+	// same for every client.
 	limit := dns.MinMsgSize
 	if tcp {
 		limit = dns.MaxMsgSize
 	}
 	var opt, do bool
+	var ecs []byte
 	if arcount == 1 {
 		o := qend
 		if o+11 > len(req) || req[o] != 0 || binary.BigEndian.Uint16(req[o+1:]) != dns.TypeOPT || req[o+6] != 0 {
@@ -353,7 +357,11 @@ func (s *Server) fast(req []byte, src netip.Addr, tcp bool, buf []byte) (resp []
 		do = req[o+7]&0x80 != 0
 		rdlen := int(binary.BigEndian.Uint16(req[o+9:]))
 		o += 11
-		if o+rdlen != len(req) || !plainOptions(req[o:]) {
+		if o+rdlen != len(req) {
+			return nil, false
+		}
+		var ok bool
+		if ecs, ok = plainOptions(req[o:]); !ok {
 			return nil, false
 		}
 		opt = true
@@ -374,7 +382,7 @@ func (s *Server) fast(req []byte, src netip.Addr, tcp bool, buf []byte) (resp []
 	}
 	size := qend + a.size
 	if opt {
-		size += fastOptLen
+		size += fastOptLen + ecsEchoLen(ecs)
 	}
 	if size > limit || size > len(buf) {
 		return nil, false // truncation is the slow path's
@@ -400,7 +408,7 @@ func (s *Server) fast(req []byte, src netip.Addr, tcp bool, buf []byte) (resp []
 	s.counts.byPolicy[a.policy].Add(1)
 	if opt {
 		ar++
-		out = appendOPT(out, do)
+		out = appendOPT(out, do, ecs)
 	}
 	binary.BigEndian.PutUint16(out[6:], an)
 	binary.BigEndian.PutUint16(out[8:], ns)
@@ -427,7 +435,7 @@ func (s *Server) fast(req []byte, src netip.Addr, tcp bool, buf []byte) (resp []
 			binary.BigEndian.PutUint16(out[10:], 0)
 			if opt {
 				out[11] = 1
-				out = appendOPT(out, do)
+				out = appendOPT(out, do, ecs)
 			}
 			return out, true
 		}
@@ -458,34 +466,90 @@ func (ft *fastTable) negative(lname []byte, qtype uint16) *fastAnswer {
 }
 
 // plainOptions reports whether b is a well-formed list of EDNS options that
-// the slow path would read without error and that change nothing: none of
-// Client Subnet, and none that miekg/dns may refuse to unpack.
-func plainOptions(b []byte) bool {
+// the slow path would read without error and that change nothing but the
+// Client Subnet echo: none that miekg/dns may refuse to unpack, and at most
+// one Client Subnet, which plainSubnet accepts. It returns that option's
+// data, or nil.
+func plainOptions(b []byte) (ecs []byte, ok bool) {
 	for len(b) > 0 {
 		if len(b) < 4 {
-			return false
+			return nil, false
 		}
 		code := binary.BigEndian.Uint16(b)
 		l := int(binary.BigEndian.Uint16(b[2:]))
 		if 4+l > len(b) {
-			return false
+			return nil, false
 		}
 		switch code {
-		case dns.EDNS0LLQ, dns.EDNS0UL, dns.EDNS0SUBNET, dns.EDNS0EXPIRE, dns.EDNS0TCPKEEPALIVE,
+		case dns.EDNS0SUBNET:
+			if ecs != nil || !plainSubnet(b[4:4+l]) {
+				return nil, false // two are FORMERR, as is a bad one
+			}
+			ecs = b[4 : 4+l]
+		case dns.EDNS0LLQ, dns.EDNS0UL, dns.EDNS0EXPIRE, dns.EDNS0TCPKEEPALIVE,
 			dns.EDNS0EDE, dns.EDNS0ESU, dns.EDNS0REPORTING, dns.EDNS0ZONEVERSION:
-			return false
+			return nil, false
 		}
 		b = b[4+l:]
 	}
-	return true
+	return ecs, true
+}
+
+// plainSubnet reports whether d, a Client Subnet option's data, is one that
+// miekg/dns unpacks and readEDNS accepts: scope 0, and family 0 with a
+// prefix of 0 (dig's "+subnet=0"), family 1 with at most 32 bits or family
+// 2 with at most 128. Address bytes beyond 4 (16) are ignored, missing ones
+// are zero, as miekg/dns reads them.
+func plainSubnet(d []byte) bool {
+	if len(d) < 4 || d[3] != 0 {
+		return false
+	}
+	switch fam, bits := binary.BigEndian.Uint16(d), d[2]; fam {
+	case 0:
+		return bits == 0
+	case 1:
+		return bits <= 32
+	case 2:
+		return bits <= 128
+	}
+	return false
+}
+
+// ecsEchoLen is the size of the Client Subnet option echoing ecs (the
+// query's option data, nil for none).
+func ecsEchoLen(ecs []byte) int {
+	if ecs == nil {
+		return 0
+	}
+	return 4 + 4 + (int(ecs[2])+7)/8
 }
 
 // appendOPT appends our OPT record: payload size ednsPayload, version 0,
-// DO as asked, no options.
-func appendOPT(b []byte, do bool) []byte {
+// DO as asked, and the query's Client Subnet option (ecs, its data) echoed
+// with scope 0 and its address masked to its prefix, as replyOPT writes it.
+func appendOPT(b []byte, do bool, ecs []byte) []byte {
 	var ttl byte
 	if do {
 		ttl = 0x80
 	}
-	return append(b, 0, byte(dns.TypeOPT>>8), byte(dns.TypeOPT), byte(ednsPayload>>8), byte(ednsPayload&0xff), 0, 0, ttl, 0, 0, 0)
+	rdlen := ecsEchoLen(ecs)
+	b = append(b, 0, byte(dns.TypeOPT>>8), byte(dns.TypeOPT), byte(ednsPayload>>8), byte(ednsPayload&0xff), 0, 0, ttl, 0, byte(rdlen>>8), byte(rdlen))
+	if ecs == nil {
+		return b
+	}
+	bits := int(ecs[2])
+	n := (bits + 7) / 8
+	b = append(b, byte(dns.EDNS0SUBNET>>8), byte(dns.EDNS0SUBNET), 0, byte(4+n), ecs[0], ecs[1], byte(bits), 0)
+	addr := ecs[4:]
+	for i := range n {
+		var c byte
+		if i < len(addr) {
+			c = addr[i]
+		}
+		if rest := bits - 8*i; rest < 8 {
+			c &= byte(0xff << (8 - rest))
+		}
+		b = append(b, c)
+	}
+	return b
 }

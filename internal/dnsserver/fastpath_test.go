@@ -87,6 +87,11 @@ func TestFastPathMatchesSlowPath(t *testing.T) {
 		{name: "EDNS/NODATA", qname: "www.example.com.", qtype: dns.TypeMX, opts: []msgOpt{withEDNS(1232)}},
 		{name: "EDNS/cookie", qname: "ns1.example.com.", qtype: dns.TypeA, opts: []msgOpt{withEDNS(1232), withCookie}},
 		{name: "EDNS/unknown option", qname: "ns1.example.com.", qtype: dns.TypeA, opts: []msgOpt{withEDNS(1232), withLocal}},
+		{name: "ECS/IPv4", qname: "ns1.example.com.", qtype: dns.TypeA, opts: []msgOpt{withECS("10.10.1.0/24")}},
+		{name: "ECS/IPv4 /21 masked", qname: "ns1.example.com.", qtype: dns.TypeA, opts: []msgOpt{withECS("10.10.7.0/21")}},
+		{name: "ECS/IPv4 /0", qname: "nope.example.com.", qtype: dns.TypeA, opts: []msgOpt{withECS("0.0.0.0/0"), withDO}},
+		{name: "ECS/IPv6 /56", qname: "www.example.com.", qtype: dns.TypeMX, opts: []msgOpt{withECS("2001:db8:1:ff00::/56"), withCookie}},
+		{name: "ECS/weighted", qname: "w.p.test.", qtype: dns.TypeA, opts: []msgOpt{withECS("10.1.5.0/24")}},
 		{name: "simple/several values", qname: "www.example.com.", qtype: dns.TypeA},
 		{name: "weighted", qname: "w.p.test.", qtype: dns.TypeA},
 		{name: "weighted/all weights 0", qname: "w0.p.test.", qtype: dns.TypeA, opts: []msgOpt{withEDNS(1232)}},
@@ -122,7 +127,11 @@ func TestFastPathDeclines(t *testing.T) {
 		name string
 		m    *dns.Msg
 	}{
-		{"ECS", newQuery("ns1.example.com.", dns.TypeA, withECS("10.10.1.0/24"))},
+		{"ECS with a scope", newQuery("ns1.example.com.", dns.TypeA, withECS("10.10.1.0/24"), func(m *dns.Msg) {
+			m.IsEdns0().Option[0].(*dns.EDNS0_SUBNET).SourceScope = 24
+		})},
+		{"two ECS options", newQuery("ns1.example.com.", dns.TypeA, withECS("10.10.1.0/24"), withECS("10.10.2.0/24"))},
+		{"ECS of a client-dependent answer", newQuery("geo.p.test.", dns.TypeA, withECS("10.10.1.0/24"))},
 		{"ANY", newQuery("example.com.", dns.TypeANY)},
 		{"AXFR", newQuery("example.com.", dns.TypeAXFR)},
 		{"IXFR", newQuery("example.com.", dns.TypeIXFR)},
@@ -239,6 +248,7 @@ func TestFastPathAllocs(t *testing.T) {
 	}{
 		{"A", newQuery("ns1.example.com.", dns.TypeA)},
 		{"A/EDNS", newQuery("ns1.example.com.", dns.TypeA, withEDNS(1232))},
+		{"A/ECS", newQuery("ns1.example.com.", dns.TypeA, withECS("10.10.7.0/21"))},
 		{"NXDOMAIN", newQuery("nope.example.com.", dns.TypeA)},
 		{"NODATA", newQuery("www.example.com.", dns.TypeMX)},
 	} {

@@ -86,6 +86,11 @@ func fuzzSeeds() [][]byte {
 		[]byte{0, 1, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0xc0, 0x0c, 0, 1, 0, 1},                                                      // a name pointing at itself
 		[]byte{0, 1, 0, 0, 0, 1, 0, 0, 0, 0, 0, 1, 0, 0, 1, 0, 1, 0, 0, 41, 0x10, 0, 0, 0, 0, 0, 0, 8, 0, 8, 0, 4, 0, 1, 33, 0}, // ECS prefix 33 for IPv4
 		[]byte{0, 1, 0x80},
+		pack(newQuery("ns1.example.com.", dns.TypeA, withECS("10.10.7.0/21"))),
+		pack(newQuery("w.p.test.", dns.TypeA, withECS("2001:db8:1:ff00::/56"))),
+		// ECS family 0 with a 0 prefix, as dig's +subnet=0 sends it.
+		[]byte{0, 2, 0, 0, 0, 1, 0, 0, 0, 0, 0, 1, 3, 'n', 's', '1', 7, 'e', 'x', 'a', 'm', 'p', 'l', 'e', 3, 'c', 'o', 'm', 0, 0, 1, 0, 1,
+			0, 0, 41, 0x10, 0, 0, 0, 0, 0, 0, 8, 0, 8, 0, 4, 0, 0, 0, 0},
 	)
 	return seeds
 }
