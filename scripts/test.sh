@@ -40,9 +40,10 @@ fi
 go vet ./...
 go test -race -count=1 ./...
 
-# Bounded fuzzing of the parsers that face the network and the operator:
+# Bounded fuzzing of the parsers that face the network and the operator
+# (FuzzFastPath: the DNS wire fast path against the general one):
 # a crash found here fails the run, and its input lands in testdata/fuzz.
-for target in "FuzzQuery ./internal/dnsserver" "FuzzParse ./internal/config" "FuzzRequests ./internal/api/route53"; do
+for target in "FuzzQuery ./internal/dnsserver" "FuzzFastPath ./internal/dnsserver" "FuzzParse ./internal/config" "FuzzRequests ./internal/api/route53"; do
 	set -- $target
 	go test -run '^$' -fuzz "^$1\$" -fuzztime 15s -fuzzminimizetime 3s "$2"
 done

@@ -14,6 +14,7 @@
 #   EDNS=1 bash bench/dns/run.sh                # queries with an EDNS0 OPT record
 #   KEEP=1 bash bench/dns/run.sh                # keep the work directory
 #   FLOOR=1 DURATION=10 bash bench/dns/run.sh   # also bench/dns/udpfloor's Go UDP loops
+#   ROUNDS=3 DURATION=10 bash bench/dns/run.sh  # every server 3 times, interleaved; ratios are medians
 set -euo pipefail
 
 cd "$(dirname "$0")/../.."
@@ -26,6 +27,7 @@ PORT_KNOT=${PORT_KNOT:-5302}
 PORT_NSD=${PORT_NSD:-5303}
 PORT_FLOOR=${PORT_FLOOR:-5304}
 FLOOR=${FLOOR:-0}
+ROUNDS=${ROUNDS:-1} # times every server is measured, in turn; the ratios are the medians
 SERVER_CPU=1
 CLIENT_CPU=0
 
@@ -305,24 +307,32 @@ echo "peers: $(knotd -V | head -1), $(nsd -v 2>&1 | head -1), dnsperf $(dnsperf 
 echo "dnsperf: -c $CLIENTS -q $OUTSTANDING, ${DURATION}s per run, EDNS=$EDNS; servers on CPU $SERVER_CPU, dnsperf on CPU $CLIENT_CPU"
 echo
 
-start_server "$PORT_KNOT" knotd -c "$tmp/knot/knot.conf"
-measure knot static "$PORT_KNOT" "$tmp/zones/static.queries"
-stop_server
-
-start_server "$PORT_NSD" nsd -d -c "$tmp/nsd/nsd.conf"
-measure nsd static "$PORT_NSD" "$tmp/zones/static.queries"
-stop_server
-
+# With ROUNDS > 1 the four measurements are repeated in turn, so that a
+# busy spell on the machine falls on every server alike; profiles are of
+# the last round.
 sb=("$tmp/sbdns" -config "$tmp/zones/switchboard.yaml" -down "$tmp/zones/down.txt" -listen "127.0.0.1:$PORT_SB")
-start_server "$PORT_SB" "${sb[@]}" $(profile static)
-measure switchboard static "$PORT_SB" "$tmp/zones/static.queries"
-stop_server
-grep -h '^sbdns:' "$tmp/server.log" || true
+for round in $(seq "$ROUNDS"); do
+	if [[ $ROUNDS -gt 1 ]]; then
+		echo "round $round of $ROUNDS, load $(cut -d' ' -f1-3 /proc/loadavg)"
+	fi
+	start_server "$PORT_KNOT" knotd -c "$tmp/knot/knot.conf"
+	measure knot static "$PORT_KNOT" "$tmp/zones/static.queries"
+	stop_server
 
-start_server "$PORT_SB" "${sb[@]}" $(profile policy)
-measure switchboard policy "$PORT_SB" "$tmp/zones/policy.queries"
-stop_server
-grep -h '^sbdns:' "$tmp/server.log" || true
+	start_server "$PORT_NSD" nsd -d -c "$tmp/nsd/nsd.conf"
+	measure nsd static "$PORT_NSD" "$tmp/zones/static.queries"
+	stop_server
+
+	start_server "$PORT_SB" "${sb[@]}" $(profile static)
+	measure switchboard static "$PORT_SB" "$tmp/zones/static.queries"
+	stop_server
+	grep -h '^sbdns:' "$tmp/server.log" || true
+
+	start_server "$PORT_SB" "${sb[@]}" $(profile policy)
+	measure switchboard policy "$PORT_SB" "$tmp/zones/policy.queries"
+	stop_server
+	grep -h '^sbdns:' "$tmp/server.log" || true
+done
 
 # The Go UDP loops alone, answering without DNS work: the ceiling of each
 # loop (max rate only).
@@ -345,37 +355,71 @@ echo
 # switchboard policy against switchboard static. The goals are judged on
 # queries per server CPU-second, the capacity of the one core a server has:
 # dnsperf's core saturates first here, so qps says who was client-bound.
-awk '
+# With ROUNDS > 1, each ratio is taken per round (the n-th measurement of
+# one server against the n-th of the other) and the median is shown with
+# the range; goals are judged on the medians.
+awk -v rounds="$ROUNDS" '
 	{
 		k = $1 "/" $2
-		qps[k] = $3; cpu[k] = $6; eff[k] = $7; cpu0[k] = $9; p99[k] = $14
-		if (cpu0[k] >= 95 && cpu[k] < 95) bound = bound " " k
+		i = ++n[k]
+		qps[k, i] = $3; eff[k, i] = $7; p99[k, i] = $14
+		if ($9 >= 95 && $6 < 95 && !(k in isbound)) { isbound[k] = 1; bound = bound " " k }
 	}
-	function r(a, b, m) { return (m[b] > 0 && m[a] != "") ? sprintf("%.2f", m[a] / m[b]) : "-" }
+	# median sorts x[1..c] and returns its median.
+	function median(x, c,   i, j, t) {
+		for (i = 2; i <= c; i++)
+			for (j = i; j > 1 && x[j - 1] > x[j]; j--) { t = x[j]; x[j] = x[j - 1]; x[j - 1] = t }
+		return c % 2 ? x[(c + 1) / 2] : (x[c / 2] + x[c / 2 + 1]) / 2
+	}
+	# ratio returns the median over rounds of a / b in m, or "" without
+	# data; it sets lo and hi to the range.
+	function ratio(a, b, m,   i, c, x) {
+		c = 0
+		for (i = 1; i <= n[a] && i <= n[b]; i++)
+			if (m[b, i] > 0 && m[a, i] != "") x[++c] = m[a, i] / m[b, i]
+		if (c == 0) { lo = hi = ""; return "" }
+		v = median(x, c); lo = x[1]; hi = x[c]
+		return v
+	}
+	function show(a, b, m,   v) {
+		v = ratio(a, b, m)
+		if (v == "") return "-"
+		return rounds > 1 ? sprintf("%.2f (%.2f-%.2f)", v, lo, hi) : sprintf("%.2f", v)
+	}
+	# p99ms returns the median p99 of k in ms, or "" (lost answers count
+	# as slower than any).
+	function p99ms(k,   i, c, x) {
+		c = 0
+		for (i = 1; i <= n[k]; i++) x[++c] = p99[k, i] ~ /^[0-9.]+$/ ? p99[k, i] : 1e9
+		return c ? median(x, c) : ""
+	}
+	function ms(v) { return v == "" ? "-" : v >= 1e9 ? "lost" : sprintf("%.3f ms", v) }
 	function goal(ok) { return ok ? "met" : "NOT met" }
-	function ms(k) { return p99[k] ~ /^[0-9.]+$/ ? p99[k] " ms" : p99[k] }
+	function line(label, a, b) { printf "%-52s %20s %20s\n", label, show(a, b, qps), show(a, b, eff) }
 	END {
-		printf "%-52s %8s %8s\n", "ratio", "qps", "q/CPU-s"
-		printf "%-52s %8s %8s\n", "switchboard / knot, static", r("switchboard/static", "knot/static", qps), r("switchboard/static", "knot/static", eff)
-		printf "%-52s %8s %8s\n", "switchboard / nsd, static", r("switchboard/static", "nsd/static", qps), r("switchboard/static", "nsd/static", eff)
-		printf "%-52s %8s %8s\n", "switchboard weighted+failover / switchboard static", r("switchboard/policy", "switchboard/static", qps), r("switchboard/policy", "switchboard/static", eff)
-		printf "%-52s %8s %8s\n", "switchboard weighted+failover / knot static", r("switchboard/policy", "knot/static", qps), r("switchboard/policy", "knot/static", eff)
+		printf "%-52s %20s %20s\n", "ratio" (rounds > 1 ? " (median of " rounds " rounds, range)" : ""), "qps", "q/CPU-s"
+		line("switchboard / knot, static", "switchboard/static", "knot/static")
+		line("switchboard / nsd, static", "switchboard/static", "nsd/static")
+		line("switchboard weighted+failover / switchboard static", "switchboard/policy", "switchboard/static")
+		line("switchboard weighted+failover / knot static", "switchboard/policy", "knot/static")
 		split("netpoll mmsg mmsg-raw", modes, " ")
 		for (i = 1; i <= 3; i++) {
 			k = "udpfloor-" modes[i] "/static"
-			if (k in eff) printf "%-52s %8s %8s\n", "udpfloor " modes[i] " (no DNS work) / knot, static", r(k, "knot/static", qps), r(k, "knot/static", eff)
+			if (n[k] > 0) line("udpfloor " modes[i] " (no DNS work) / knot, static", k, "knot/static")
 		}
 		print ""
 		if (bound != "") printf "client-bound (dnsperf core >= 95%% busy, server < 95%%):%s; their qps is dnsperf'"'"'s limit, not the server'"'"'s\n", bound
+		se = ratio("switchboard/static", "knot/static", eff); sq = ratio("switchboard/static", "knot/static", qps)
 		printf "goal: static, switchboard >= knot, per server CPU-second: %s (%s); by qps: %s (%s)\n",
-			goal(eff["switchboard/static"] >= eff["knot/static"]), r("switchboard/static", "knot/static", eff),
-			goal(qps["switchboard/static"] >= qps["knot/static"]), r("switchboard/static", "knot/static", qps)
+			goal(se != "" && se >= 1), show("switchboard/static", "knot/static", eff),
+			goal(sq != "" && sq >= 1), show("switchboard/static", "knot/static", qps)
+		pe = ratio("switchboard/policy", "knot/static", eff); pq = ratio("switchboard/policy", "knot/static", qps)
 		printf "goal: policy >= 90%% of knot static, per server CPU-second: %s (%s); by qps: %s (%s)\n",
-			goal(eff["switchboard/policy"] >= 0.9 * eff["knot/static"]), r("switchboard/policy", "knot/static", eff),
-			goal(qps["switchboard/policy"] >= 0.9 * qps["knot/static"]), r("switchboard/policy", "knot/static", qps)
-		printf "goal: p99 < 1 ms at half rate: static %s (%s), policy %s (%s)\n",
-			goal(p99["switchboard/static"] ~ /^[0-9.]+$/ && p99["switchboard/static"] < 1), ms("switchboard/static"),
-			goal(p99["switchboard/policy"] ~ /^[0-9.]+$/ && p99["switchboard/policy"] < 1), ms("switchboard/policy")
+			goal(pe != "" && pe >= 0.9), show("switchboard/policy", "knot/static", eff),
+			goal(pq != "" && pq >= 0.9), show("switchboard/policy", "knot/static", qps)
+		ps = p99ms("switchboard/static"); pp = p99ms("switchboard/policy")
+		printf "goal: p99 < 1 ms at half rate%s: static %s (%s), policy %s (%s)\n", (rounds > 1 ? " (median)" : ""),
+			goal(ps != "" && ps < 1), ms(ps), goal(pp != "" && pp < 1), ms(pp)
 	}' "$tmp/rows"
 echo
 echo "run.sh took ${SECONDS}s; load at the end $(cut -d" " -f1-3 /proc/loadavg)"

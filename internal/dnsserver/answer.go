@@ -171,7 +171,11 @@ func (q *query) answerGroup(m *dns.Msg, g *group, owner string) bool {
 	for _, rr := range q.rrs {
 		m.Answer = append(m.Answer, withOwner(rr, owner))
 	}
-	return len(q.rrs) > 0
+	if len(q.rrs) == 0 {
+		return false
+	}
+	q.s.counts.byPolicy[g.pidx].Add(1)
+	return true
 }
 
 // answerANY answers a qtype ANY minimally (RFC 8482 §4.1): the first RRset

@@ -1,6 +1,7 @@
 // BenchmarkQuery measures the packet path (parse, answer, pack) without
-// sockets. The first cases take the fast path (fastpath.go), the others
-// the general one.
+// sockets. Every case but the last takes the fast path (fastpath.go, and
+// fastpick.go for the random choices); geolocation with Client Subnet
+// takes the general one.
 
 package dnsserver
 
@@ -21,13 +22,18 @@ func BenchmarkQuery(b *testing.B) {
 		{"static-A", newQuery("ns1.example.com.", dns.TypeA)},
 		{"static-A-EDNS", newQuery("ns1.example.com.", dns.TypeA, withEDNS(1232))},
 		{"static-A-0x20-EDNS-DO", newQuery("nS1.ExAmPlE.cOm.", dns.TypeA, withEDNS(1232), func(m *dns.Msg) { m.IsEdns0().SetDo() })},
+		{"static-A-ECS", newQuery("ns1.example.com.", dns.TypeA, withECS("10.10.1.0/24"))},
 		{"NXDOMAIN", newQuery("nope.example.com.", dns.TypeA)},
 		{"NODATA", newQuery("www.example.com.", dns.TypeMX)},
 		{"apex-NS", newQuery("example.com.", dns.TypeNS)},
-		// Two addresses in random order: the slow path.
+		// Random choices and orders, from prepared records.
 		{"simple-2-values-A", newQuery("www.example.com.", dns.TypeA)},
 		{"weighted-A", newQuery("w.p.test.", dns.TypeA)},
+		{"weighted-3-A", newQuery("w.pick.test.", dns.TypeA)},
 		{"failover-A", newQuery("f.p.test.", dns.TypeA)},
+		{"failover-2-values-AAAA", newQuery("f.pick.test.", dns.TypeAAAA)},
+		{"multivalue-8-of-12-A", newQuery("mv12.pick.test.", dns.TypeA)},
+		// Depends on the client: the general path.
 		{"geolocation-ECS", newQuery("geo.p.test.", dns.TypeA, withECS("10.10.1.0/24"))},
 	} {
 		b.Run(bb.name, func(b *testing.B) {

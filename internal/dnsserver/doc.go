@@ -7,6 +7,18 @@
 // the random choice and the walk that depends on the client's address are
 // done per query (policy.go).
 //
+// Answers that do not depend on the client's address are also prepared in
+// wire format (fastpath.go): fixed ones whole (static records, failover,
+// NXDOMAIN, NODATA), and random ones (weighted, multivalue, several values
+// in random order) as each candidate record's bytes, which a query draws
+// from as policy.go would and copies (fastpick.go). A plain query for one of
+// them is parsed, answered and counted without miekg/dns and without
+// allocating, as is the UDP loop around it (batch_linux.go); with Client
+// Subnet too, echoed with scope 0. Aliases, latency, geolocation,
+// geoproximity and IP-based records, truncation and everything unusual take
+// the general path through miekg/dns, which the differential tests and
+// FuzzFastPath hold the fast path to.
+//
 // # Where Route 53's contract is silent
 //
 // These are the choices made where the reference (Route 53's documentation)
@@ -115,7 +127,9 @@
 // AXFR (BIND's max-ixfr-ratio of 100%). A client at a serial we no longer
 // have, or never had (such as after our restart), gets the whole zone in
 // AXFR form; a client at our serial, or one ahead of it, gets our SOA
-// alone. History starts again when the serial goes backwards (a store
+// alone. The history is in memory only: after a restart every secondary
+// behind us gets one AXFR (the store keeps the versions, so rebuilding the
+// history from it at start is possible; it is not done). History starts again when the serial goes backwards (a store
 // restored from backup): secondaries ahead of us keep their copy until our
 // serial passes theirs, as RFC 1982 serials work.
 //

@@ -1,14 +1,18 @@
-// This file is the fast path: answers that are the same for every client,
-// precomputed in wire format when a table is compiled, and written out
-// without miekg/dns and without allocating. A plain QUERY of class IN with
-// one question and at most a simple OPT record (no Client Subnet) is parsed
-// by hand; when its name and type have a precomputed answer (a simple
-// record group of one value, the apex SOA and NS, NODATA at a name that
-// exists, NXDOMAIN below a name without a wildcard), the answer is the
-// header, the question as received (0x20 case kept) and the prepared
-// sections. Anything else, or anything unusual, declines and goes the slow
-// path in handle, which stays the one place for truncation, errors,
-// policies and randomness.
+// This file is the fast path: answers that do not depend on the client's
+// address, precomputed in wire format when a table is compiled, and written
+// out without miekg/dns and without allocating. A plain QUERY of class IN
+// with one question and at most a simple OPT record (a Client Subnet option
+// is echoed with scope 0) is parsed by hand; when its name and type have a
+// precomputed answer (a record group whose answer is fixed, such as a
+// simple group of one value or a failover group; the apex SOA and NS;
+// NODATA at a name that exists; NXDOMAIN below a name without a wildcard),
+// the answer is the header, the question as received (0x20 case kept) and
+// the prepared sections. Weighted,
+// multivalue and several-valued groups without aliases have a precomputed
+// choice instead (fastpick.go): the query draws the records and copies
+// their prepared bytes. Anything else, or anything unusual, declines and
+// goes the slow path in handle, which stays the one place for truncation,
+// errors, aliases and policies that depend on the client.
 
 package dnsserver
 
@@ -16,6 +20,7 @@ import (
 	"encoding/binary"
 	"net/netip"
 	"slices"
+	"sync/atomic"
 
 	"github.com/miekg/dns"
 
@@ -41,9 +46,21 @@ type fastAnswer struct {
 	// Names in rdata never point into the question: the slow path writes
 	// them as the table has them (lower case), whatever case was asked.
 	body []byte
+	// When picked, pick chooses the answer section per query, and body,
+	// an, ns and ar are unused: the answer has nothing else. It is held
+	// here, not behind a pointer, to spare a query a cache miss.
+	picked bool
+	pick   fastPick
+	// size is the most bytes the sections take: len(body), or the largest
+	// answer pick can choose.
+	size int
 	// RRL classification of the response (rrlClassify's result).
 	rrlKind rrlKind
 	rrlName string
+	// Counters: the record group's policy, and the record set answered
+	// (nil for none, or when pick chooses it).
+	policy policyIndex
+	hit    *atomic.Uint64
 }
 
 // fastName is a name that exists in a zone.
@@ -88,15 +105,23 @@ func buildFast(t *table) *fastTable {
 				fn.nodata = prepare(name, nil, []dns.RR{z.negSOA}, nil, dns.RcodeSuccess, rrlNoData, pres)
 			}
 			for _, g := range n.groups {
-				rrs := fastValues(g)
-				if rrs == nil || g.rtype == dns.TypeDS {
+				if g.rtype == dns.TypeDS {
 					continue
 				}
-				var extra []dns.RR
-				if g.rtype == dns.TypeNS && name == z.apex {
-					extra = z.nsGlue
+				var a *fastAnswer
+				if rrs, hit := fastValues(g); rrs != nil {
+					var extra []dns.RR
+					if g.rtype == dns.TypeNS && name == z.apex {
+						extra = z.nsGlue
+					}
+					if a = prepare(name, rrs, nil, extra, dns.RcodeSuccess, rrlAnswer, pres); a != nil {
+						a.hit = hit
+					}
+				} else if p, size := buildPick(g, name); size > 0 {
+					a = &fastAnswer{flags: 0x8000 | 0x0400, picked: true, pick: p, size: size, rrlKind: rrlAnswer, rrlName: pres}
 				}
-				if a := prepare(name, rrs, nil, extra, dns.RcodeSuccess, rrlAnswer, pres); a != nil {
+				if a != nil {
+					a.policy = g.pidx
 					ft.answers[string(binary.BigEndian.AppendUint16(key, g.rtype))] = a
 				}
 			}
@@ -117,26 +142,34 @@ func (z *zone) cutAbove(name string) bool {
 }
 
 // fastValues returns the records that answer g for every client in a fixed
-// order, or nil when the answer is a choice: static groups, and simple
-// groups of one value without aliases.
-func fastValues(g *group) []dns.RR {
+// order, and the counter of the record set they are (nil for none), or nil
+// when the answer is a choice: static groups (the apex SOA and NS), simple
+// groups of one value, and failover groups whose chosen record has one
+// value; never aliases.
+func fastValues(g *group) ([]dns.RR, *atomic.Uint64) {
+	var i int
 	switch {
 	case g.static != nil:
-		return g.static
-	case g.lb != nil, g.policy != "" && g.policy != model.PolicySimple:
-		return nil
-	}
-	var rrs []dns.RR
-	for _, r := range g.recs {
-		if r.alias != nil || r.aliasLB != nil {
-			return nil
+		return g.static, nil
+	case g.lb != nil:
+		return nil, nil
+	case g.policy == "" || g.policy == model.PolicySimple:
+		if len(g.recs) != 1 {
+			return nil, nil // validation allows one
 		}
-		rrs = append(rrs, r.rrs...)
+	case g.policy == model.PolicyFailover:
+		// The choice depends on health alone, which the table fixes.
+		if i = failover(g); i < 0 {
+			return nil, nil
+		}
+	default:
+		return nil, nil
 	}
-	if len(rrs) != 1 {
-		return nil // none, or several in random order
+	r := &g.recs[i]
+	if r.alias != nil || r.aliasLB != nil || len(r.rrs) != 1 {
+		return nil, nil // an alias, none, or several in random order
 	}
-	return rrs
+	return r.rrs, r.hits
 }
 
 // prepare packs a response to qname (canonical) with the given sections and
@@ -174,6 +207,7 @@ func prepare(qname string, ans, ns, extra []dns.RR, rcode int, kind rrlKind, rrl
 		ns:      uint16(len(m.Ns)),
 		ar:      uint16(len(m.Extra)),
 		body:    body,
+		size:    len(body),
 		rrlKind: kind,
 		rrlName: rrlName,
 	}
@@ -193,6 +227,7 @@ func nxAnswer(z *zone) *fastAnswer {
 		flags:   0x8000 | 0x0400 | dns.RcodeNameError,
 		ns:      1,
 		body:    b[:off:off],
+		size:    off,
 		rrlKind: rrlNXDomain,
 		rrlName: z.negSOA.Header().Name,
 	}
@@ -304,12 +339,15 @@ func (s *Server) fast(req []byte, src netip.Addr, tcp bool, buf []byte) (resp []
 		return nil, false
 	}
 	qend := off + 4
-	// EDNS: one OPT owned by the root, version 0, no Client Subnet.
+	// EDNS: one OPT owned by the root, version 0, perhaps a Client Subnet
+	// option, which the answer echoes with scope 0: fast answers are the
+	// same for every client.
 	limit := dns.MinMsgSize
 	if tcp {
 		limit = dns.MaxMsgSize
 	}
 	var opt, do bool
+	var ecs []byte
 	if arcount == 1 {
 		o := qend
 		if o+11 > len(req) || req[o] != 0 || binary.BigEndian.Uint16(req[o+1:]) != dns.TypeOPT || req[o+6] != 0 {
@@ -319,7 +357,11 @@ func (s *Server) fast(req []byte, src netip.Addr, tcp bool, buf []byte) (resp []
 		do = req[o+7]&0x80 != 0
 		rdlen := int(binary.BigEndian.Uint16(req[o+9:]))
 		o += 11
-		if o+rdlen != len(req) || !plainOptions(req[o:]) {
+		if o+rdlen != len(req) {
+			return nil, false
+		}
+		var ok bool
+		if ecs, ok = plainOptions(req[o:]); !ok {
 			return nil, false
 		}
 		opt = true
@@ -338,15 +380,40 @@ func (s *Server) fast(req []byte, src netip.Addr, tcp bool, buf []byte) (resp []
 			return nil, false
 		}
 	}
-	size := qend + len(a.body)
+	size := qend + a.size
 	if opt {
-		size += fastOptLen
+		size += fastOptLen + ecsEchoLen(ecs)
 	}
 	if size > limit || size > len(buf) {
 		return nil, false // truncation is the slow path's
 	}
 
 	rflags := a.flags | flags&0x0110 // RD, CD
+	s.counts.countType(qtype)
+	// The answer is chosen, and counted, before rate limiting decides
+	// whether it goes out, as on the slow path: both draw the same random
+	// numbers and count the same policies and record sets.
+	out := buf[:qend]
+	copy(out, req[:qend]) // ID and question as asked
+	binary.BigEndian.PutUint16(out[2:], rflags)
+	an, ns, ar := a.an, a.ns, a.ar
+	if a.picked {
+		out, an = s.appendPick(out, &a.pick)
+	} else {
+		out = append(out, a.body...)
+		if a.hit != nil {
+			a.hit.Add(1)
+		}
+	}
+	s.counts.byPolicy[a.policy].Add(1)
+	if opt {
+		ar++
+		out = appendOPT(out, do, ecs)
+	}
+	binary.BigEndian.PutUint16(out[6:], an)
+	binary.BigEndian.PutUint16(out[8:], ns)
+	binary.BigEndian.PutUint16(out[10:], ar)
+
 	if !tcp && s.rrl != nil {
 		name := a.rrlName
 		var rt uint16
@@ -358,35 +425,22 @@ func (s *Server) fast(req []byte, src netip.Addr, tcp bool, buf []byte) (resp []
 			s.stats.rrlDropped.Add(1)
 			return nil, true
 		case rrlSlip:
+			// A bare header and question (and OPT) with TC, over the answer.
 			s.stats.rrlSlipped.Add(1)
-			out := buf[:qend]
-			copy(out, req[:qend])
+			s.counts.countRcode(int(a.flags & 0xF))
+			out = buf[:qend]
 			binary.BigEndian.PutUint16(out[2:], rflags|0x0200) // TC
 			binary.BigEndian.PutUint16(out[6:], 0)
 			binary.BigEndian.PutUint16(out[8:], 0)
 			binary.BigEndian.PutUint16(out[10:], 0)
 			if opt {
 				out[11] = 1
-				out = appendOPT(out, do)
+				out = appendOPT(out, do, ecs)
 			}
 			return out, true
 		}
 	}
-
-	out := buf[:qend]
-	copy(out, req[:qend]) // ID and question as asked
-	binary.BigEndian.PutUint16(out[2:], rflags)
-	binary.BigEndian.PutUint16(out[6:], a.an)
-	binary.BigEndian.PutUint16(out[8:], a.ns)
-	ar := a.ar
-	if opt {
-		ar++
-	}
-	binary.BigEndian.PutUint16(out[10:], ar)
-	out = append(out, a.body...)
-	if opt {
-		out = appendOPT(out, do)
-	}
+	s.counts.countRcode(int(a.flags & 0xF))
 	return out, true
 }
 
@@ -412,34 +466,90 @@ func (ft *fastTable) negative(lname []byte, qtype uint16) *fastAnswer {
 }
 
 // plainOptions reports whether b is a well-formed list of EDNS options that
-// the slow path would read without error and that change nothing: none of
-// Client Subnet, and none that miekg/dns may refuse to unpack.
-func plainOptions(b []byte) bool {
+// the slow path would read without error and that change nothing but the
+// Client Subnet echo: none that miekg/dns may refuse to unpack, and at most
+// one Client Subnet, which plainSubnet accepts. It returns that option's
+// data, or nil.
+func plainOptions(b []byte) (ecs []byte, ok bool) {
 	for len(b) > 0 {
 		if len(b) < 4 {
-			return false
+			return nil, false
 		}
 		code := binary.BigEndian.Uint16(b)
 		l := int(binary.BigEndian.Uint16(b[2:]))
 		if 4+l > len(b) {
-			return false
+			return nil, false
 		}
 		switch code {
-		case dns.EDNS0LLQ, dns.EDNS0UL, dns.EDNS0SUBNET, dns.EDNS0EXPIRE, dns.EDNS0TCPKEEPALIVE,
+		case dns.EDNS0SUBNET:
+			if ecs != nil || !plainSubnet(b[4:4+l]) {
+				return nil, false // two are FORMERR, as is a bad one
+			}
+			ecs = b[4 : 4+l]
+		case dns.EDNS0LLQ, dns.EDNS0UL, dns.EDNS0EXPIRE, dns.EDNS0TCPKEEPALIVE,
 			dns.EDNS0EDE, dns.EDNS0ESU, dns.EDNS0REPORTING, dns.EDNS0ZONEVERSION:
-			return false
+			return nil, false
 		}
 		b = b[4+l:]
 	}
-	return true
+	return ecs, true
+}
+
+// plainSubnet reports whether d, a Client Subnet option's data, is one that
+// miekg/dns unpacks and readEDNS accepts: scope 0, and family 0 with a
+// prefix of 0 (dig's "+subnet=0"), family 1 with at most 32 bits or family
+// 2 with at most 128. Address bytes beyond 4 (16) are ignored, missing ones
+// are zero, as miekg/dns reads them.
+func plainSubnet(d []byte) bool {
+	if len(d) < 4 || d[3] != 0 {
+		return false
+	}
+	switch fam, bits := binary.BigEndian.Uint16(d), d[2]; fam {
+	case 0:
+		return bits == 0
+	case 1:
+		return bits <= 32
+	case 2:
+		return bits <= 128
+	}
+	return false
+}
+
+// ecsEchoLen is the size of the Client Subnet option echoing ecs (the
+// query's option data, nil for none).
+func ecsEchoLen(ecs []byte) int {
+	if ecs == nil {
+		return 0
+	}
+	return 4 + 4 + (int(ecs[2])+7)/8
 }
 
 // appendOPT appends our OPT record: payload size ednsPayload, version 0,
-// DO as asked, no options.
-func appendOPT(b []byte, do bool) []byte {
+// DO as asked, and the query's Client Subnet option (ecs, its data) echoed
+// with scope 0 and its address masked to its prefix, as replyOPT writes it.
+func appendOPT(b []byte, do bool, ecs []byte) []byte {
 	var ttl byte
 	if do {
 		ttl = 0x80
 	}
-	return append(b, 0, byte(dns.TypeOPT>>8), byte(dns.TypeOPT), byte(ednsPayload>>8), byte(ednsPayload&0xff), 0, 0, ttl, 0, 0, 0)
+	rdlen := ecsEchoLen(ecs)
+	b = append(b, 0, byte(dns.TypeOPT>>8), byte(dns.TypeOPT), byte(ednsPayload>>8), byte(ednsPayload&0xff), 0, 0, ttl, 0, byte(rdlen>>8), byte(rdlen))
+	if ecs == nil {
+		return b
+	}
+	bits := int(ecs[2])
+	n := (bits + 7) / 8
+	b = append(b, byte(dns.EDNS0SUBNET>>8), byte(dns.EDNS0SUBNET), 0, byte(4+n), ecs[0], ecs[1], byte(bits), 0)
+	addr := ecs[4:]
+	for i := range n {
+		var c byte
+		if i < len(addr) {
+			c = addr[i]
+		}
+		if rest := bits - 8*i; rest < 8 {
+			c &= byte(0xff << (8 - rest))
+		}
+		b = append(b, c)
+	}
+	return b
 }

@@ -17,14 +17,20 @@ import (
 )
 
 // fuzzDoc holds every zone of the tests but the alias and LB ones.
-var fuzzDoc = policyDoc + strings.TrimPrefix(bigDoc, "\nhosted_zones:\n")
+var fuzzDoc = policyDoc + strings.TrimPrefix(bigDoc, "\nhosted_zones:\n") + pickZone
 
 // inMemory returns a server answering from doc without sockets: handle is
 // called directly.
 func inMemory(tb testing.TB, doc string, opts ...func(*Config)) *Server {
 	tb.Helper()
+	return inMemoryHealth(tb, doc, nil, opts...)
+}
+
+// inMemoryHealth is inMemory under health h.
+func inMemoryHealth(tb testing.TB, doc string, h health, opts ...func(*Config)) *Server {
+	tb.Helper()
 	pub := view.NewPublisher()
-	v := view.Build(1, parseState(tb, doc), nil, epoch)
+	v := view.Build(1, parseState(tb, doc), h.snapshot(1), epoch)
 	pub.Publish(v)
 	cfg := Config{Listen: []string{"127.0.0.1:0"}, Views: pub}
 	for _, o := range opts {
@@ -62,6 +68,9 @@ func fuzzSeeds() [][]byte {
 		{"loop1.example.com.", dns.TypeA}, {"www.dept.example.com.", dns.TypeA}, {"dept.example.com.", dns.TypeDS},
 		{"big.big.test.", dns.TypeTXT}, {"www.example.org.", dns.TypeA}, {"example.com.", dns.TypeAXFR},
 		{"w.p.test.", dns.TypeA}, {"mv.p.test.", dns.TypeA}, {"lat.p.test.", dns.TypeA}, {"ip.p.test.", dns.TypeA},
+		{"w.pick.test.", dns.TypeA}, {"W.Pick.test.", dns.TypeMX}, {"w.pick.test.", dns.TypeTXT}, {"c.pick.test.", dns.TypeCNAME},
+		{"f.pick.test.", dns.TypeAAAA}, {"mv5.pick.test.", dns.TypeA}, {"mv12.pick.test.", dns.TypeA}, {"al.pick.test.", dns.TypeA},
+		{"s.pick.test.", dns.TypeTXT},
 	} {
 		seeds = append(seeds, pack(newQuery(q.name, q.qtype)))
 	}
@@ -77,6 +86,11 @@ func fuzzSeeds() [][]byte {
 		[]byte{0, 1, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0xc0, 0x0c, 0, 1, 0, 1},                                                      // a name pointing at itself
 		[]byte{0, 1, 0, 0, 0, 1, 0, 0, 0, 0, 0, 1, 0, 0, 1, 0, 1, 0, 0, 41, 0x10, 0, 0, 0, 0, 0, 0, 8, 0, 8, 0, 4, 0, 1, 33, 0}, // ECS prefix 33 for IPv4
 		[]byte{0, 1, 0x80},
+		pack(newQuery("ns1.example.com.", dns.TypeA, withECS("10.10.7.0/21"))),
+		pack(newQuery("w.p.test.", dns.TypeA, withECS("2001:db8:1:ff00::/56"))),
+		// ECS family 0 with a 0 prefix, as dig's +subnet=0 sends it.
+		[]byte{0, 2, 0, 0, 0, 1, 0, 0, 0, 0, 0, 1, 3, 'n', 's', '1', 7, 'e', 'x', 'a', 'm', 'p', 'l', 'e', 3, 'c', 'o', 'm', 0, 0, 1, 0, 1,
+			0, 0, 41, 0x10, 0, 0, 0, 0, 0, 0, 8, 0, 8, 0, 4, 0, 0, 0, 0},
 	)
 	return seeds
 }
@@ -90,9 +104,9 @@ func FuzzQuery(f *testing.F) {
 	buf := make([]byte, 65535)
 	f.Fuzz(func(t *testing.T, pkt []byte) {
 		for _, tcp := range []bool{false, true} {
-			panics := s.Stats().Panics
+			panics := s.stats.panics.Load() // not Stats(), which builds maps
 			resp := s.handle(pkt, src, tcp, buf)
-			if s.Stats().Panics != panics {
+			if s.stats.panics.Load() != panics {
 				t.Fatalf("handle(%x, tcp %v) panicked", pkt, tcp)
 			}
 			if resp == nil {

@@ -29,6 +29,7 @@ func (s *Server) handle(req []byte, src netip.Addr, tcp bool, buf []byte) (resp 
 		if p := recover(); p != nil {
 			s.stats.panics.Add(1)
 			s.log.Error("dnsserver: panic answering a query", "panic", p, "stack", string(debug.Stack()))
+			s.counts.countRcode(dns.RcodeServerFailure)
 			resp = headerOnly(req, dns.RcodeServerFailure, buf)
 		}
 	}()
@@ -49,12 +50,17 @@ func (s *Server) handle(req []byte, src netip.Addr, tcp bool, buf []byte) (resp 
 				return nil
 			case rrlSlip:
 				s.stats.rrlSlipped.Add(1)
+				s.counts.countRcode(dns.RcodeFormatError)
 				out := headerOnly(req, dns.RcodeFormatError, buf)
 				out[2] |= 0x02 // TC
 				return out
 			}
 		}
+		s.counts.countRcode(dns.RcodeFormatError)
 		return headerOnly(req, dns.RcodeFormatError, buf)
+	}
+	if len(m.Question) > 0 {
+		s.counts.countType(m.Question[0].Qtype)
 	}
 	var r *dns.Msg
 	var limit int
@@ -83,8 +89,10 @@ func (s *Server) handle(req []byte, src netip.Addr, tcp bool, buf []byte) (resp 
 		out, err := sign.pack(r)
 		if err != nil {
 			s.log.Error("dnsserver: cannot sign an answer", "question", r.Question, "err", err)
+			s.counts.countRcode(dns.RcodeServerFailure)
 			return headerOnly(req, dns.RcodeServerFailure, buf)
 		}
+		s.counts.countRcode(r.Rcode)
 		return out
 	}
 	out, err := r.PackBuffer(buf)
@@ -97,8 +105,10 @@ func (s *Server) handle(req []byte, src netip.Addr, tcp bool, buf []byte) (resp 
 	}
 	if err != nil {
 		s.log.Error("dnsserver: cannot pack an answer", "question", r.Question, "err", err)
+		s.counts.countRcode(dns.RcodeServerFailure)
 		return headerOnly(req, dns.RcodeServerFailure, buf)
 	}
+	s.counts.countRcode(r.Rcode)
 	return out
 }
 

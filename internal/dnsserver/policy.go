@@ -71,6 +71,7 @@ func (q *query) emit(g *group, i, depth int) {
 		return
 	}
 	r := &g.recs[i]
+	r.hits.Add(1)
 	switch {
 	case r.alias != nil:
 		q.eval(r.alias, depth+1)

@@ -126,6 +126,20 @@ type Stats struct {
 	// answered, keyed "name type set-identifier" (the set identifier empty
 	// for simple records). Nil maps mean no counts yet. Counting must not
 	// allocate on the query path; the maps are built here, on read.
+	//
+	// In detail: ByType counts every query whose question could be read
+	// (a query with several questions by the first), zone transfers over
+	// TCP included. ByRcode counts the answers sent, so not those response
+	// rate limiting drops; 16 is "BADVERS", and numbers without a mnemonic
+	// read "RCODE23". ByPolicy counts each record group that answered,
+	// each link of a CNAME chain apart. ByRecordSet's name is canonical
+	// (lower case, with the final dot: "www.example.com. A blue"); an
+	// alias counts itself and the record it led to; a multivalue answer
+	// counts each of its records. Policy and record set counts are taken
+	// when the answer is chosen, before rate limiting, so they include
+	// answers it then dropped or sent truncated. Counts go on
+	// across new views; a record set no longer in the state leaves
+	// ByRecordSet. Zero counts are left out.
 	ByType, ByRcode, ByPolicy, ByRecordSet map[string]uint64
 }
 
@@ -153,6 +167,8 @@ type Server struct {
 	table atomic.Pointer[table]
 	// xfr is what zone transfers read: nil without secondaries.
 	xfr atomic.Pointer[transfers]
+	// counts are the counters by type, rcode, policy and record set.
+	counts *counters
 
 	mu       sync.Mutex // guards the fields below
 	last     *view.View // the last view installed or refused
@@ -256,6 +272,7 @@ func New(cfg Config) (*Server, error) {
 		rrl:         rrl,
 		notifyCh:    make(chan struct{}, 1),
 		swapped:     make(chan struct{}),
+		counts:      new(counters),
 	}
 	if s.log == nil {
 		s.log = slog.Default()
@@ -361,13 +378,14 @@ func (s *Server) Run(ctx context.Context) error {
 // install compiles v and makes it the table queries read. A view that does
 // not compile is logged and counted; the previous table keeps answering.
 func (s *Server) install(v *view.View) {
-	t, err := compile(v, s.lbTTL)
+	t, err := compile(v, s.lbTTL, &s.counts.records)
 	if err != nil {
 		s.stats.tableErrors.Add(1)
 		s.log.Error("dnsserver: cannot compile view; answering from the previous one", "version", v.Version, "err", err)
 	} else {
 		s.stats.tables.Add(1)
 		s.table.Store(t)
+		s.counts.records.retain(t.recordSets)
 		s.updateTransfers(t)
 	}
 	s.mu.Lock()
@@ -398,9 +416,10 @@ func (s *Server) Sync(ctx context.Context) error {
 	}
 }
 
-// Stats returns the counters.
+// Stats returns the counters. It may be called at any time, concurrently
+// with queries; building the maps takes some tens of microseconds.
 func (s *Server) Stats() Stats {
-	return Stats{
+	st := Stats{
 		Queries:     s.stats.queries.Load(),
 		Dropped:     s.stats.dropped.Load(),
 		FormErrs:    s.stats.formErrs.Load(),
@@ -420,6 +439,8 @@ func (s *Server) Stats() Stats {
 		TableErrors:          s.stats.tableErrors.Load(),
 		FailingOpen:          s.failingOpen(),
 	}
+	s.counts.fill(&st)
+	return st
 }
 
 func (s *Server) failingOpen() int {

@@ -13,6 +13,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/miekg/dns"
@@ -34,6 +35,8 @@ type table struct {
 	// fast holds the answers that are the same for every client, in wire
 	// format (fastpath.go).
 	fast *fastTable
+	// recordSets are the ByRecordSet keys of every record set in the table.
+	recordSets map[string]bool
 }
 
 // zone is one hosted zone.
@@ -79,6 +82,7 @@ type group struct {
 	name   string
 	rtype  uint16
 	policy model.Policy // "" for static and lb groups
+	pidx   policyIndex  // policy's counter
 	// static are answered whole and in order (SOA, apex NS).
 	static []dns.RR
 	// lb answers a load balancer's addresses of this group's family.
@@ -113,6 +117,8 @@ type group struct {
 type record struct {
 	healthy bool
 	ttl     uint32
+	// hits counts the answers this record set took part in (Stats.ByRecordSet).
+	hits *atomic.Uint64
 	// rrs are the record's values, owned by the group's name.
 	rrs []dns.RR
 	// alias is the target group of an alias to a record; aliasLB the
@@ -142,14 +148,16 @@ type geoKey struct {
 }
 
 // compile builds the answer table of v. lbTTL is the TTL of load balancer
-// answers. An error means v holds data the DNS cannot serve; the state's
+// answers; hits holds the record sets' counters, which the table's records
+// point at. An error means v holds data the DNS cannot serve; the state's
 // validation should have refused it.
-func compile(v *view.View, lbTTL uint32) (*table, error) {
+func compile(v *view.View, lbTTL uint32, hits *recordHits) (*table, error) {
 	c := compiler{
-		t:      &table{view: v, zones: map[string]*zone{}},
+		t:      &table{view: v, zones: map[string]*zone{}, recordSets: map[string]bool{}},
 		lbTTL:  lbTTL,
 		lbs:    map[string]*balancer{},
 		groups: map[view.RecordKey]*group{},
+		hits:   hits,
 	}
 	if err := c.run(); err != nil {
 		return nil, fmt.Errorf("view version %d: %w", v.Version, err)
@@ -162,6 +170,7 @@ type compiler struct {
 	lbTTL  uint32
 	lbs    map[string]*balancer
 	groups map[view.RecordKey]*group
+	hits   *recordHits
 	// cidr holds each CIDR collection's networks and location names.
 	cidr map[string]*cidrCollection
 }
@@ -427,10 +436,13 @@ func (c *compiler) group(vg *view.RecordGroup, regions map[string]model.Region) 
 	if !ok {
 		return nil, fmt.Errorf("record group %s: unknown type %s", k.Name, k.Type)
 	}
-	g := &group{name: k.Name, rtype: rtype, policy: vg.Policy, failOpen: !vg.AnyHealthy, primary: -1, secondary: -1, geoDefault: -1, cidrDefault: -1}
+	g := &group{name: k.Name, rtype: rtype, policy: vg.Policy, pidx: indexOf(vg.Policy), failOpen: !vg.AnyHealthy, primary: -1, secondary: -1, geoDefault: -1, cidrDefault: -1}
 	for i, vr := range vg.Records {
 		spec := vr.Spec
 		r := record{healthy: vr.Healthy, ttl: uint32(model.DefaultRecordTTL / time.Second)}
+		key := recordSetKey(k.Name, k.Type, spec.SetIdentifier)
+		c.t.recordSets[key] = true
+		r.hits = c.hits.counter(key)
 		if spec.TTL != nil {
 			r.ttl = seconds(spec.TTL.D())
 		}

@@ -20,11 +20,11 @@ import (
 // multivalue) are drawn as a live query's are. An error means v cannot be
 // compiled. Safe for concurrent use.
 func TestAnswer(v *view.View, lbTTL time.Duration, loc Locator, name string, qtype uint16, from netip.Prefix) (*dns.Msg, error) {
-	t, err := compile(v, uint32(lbTTL/time.Second))
+	t, err := compile(v, uint32(lbTTL/time.Second), &recordHits{}) // counted here, then dropped
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{cfg: Config{Locator: loc}}
+	s := &Server{cfg: Config{Locator: loc}, counts: new(counters)} // counts, too, are dropped
 	m := &dns.Msg{Compress: true}
 	m.Response = true
 	m.Question = []dns.Question{{Name: dns.Fqdn(name), Qtype: qtype, Qclass: dns.ClassINET}}

@@ -280,24 +280,30 @@ func (s *Server) serveTransfer(c net.Conn, req []byte, src netip.Addr) (err erro
 	var m dns.Msg
 	if err := m.Unpack(req); err != nil || len(m.Question) != 1 {
 		s.stats.formErrs.Add(1)
+		s.counts.countRcode(dns.RcodeFormatError)
 		return w.write(headerOnly(req, dns.RcodeFormatError, nil))
 	}
+	s.counts.countType(m.Question[0].Qtype)
 	a := s.authorize(&m, req, src)
 	w.req, w.sign = &m, a.sign
 	if a.zone == nil {
 		s.stats.xfrRefused.Add(1)
+		s.counts.countRcode(a.rcode)
 		return w.refuse(a.rcode)
 	}
 	z := a.zone
 	if m.Question[0].Qtype == dns.TypeAXFR {
 		s.stats.fullXfr.Add(1)
+		s.counts.countRcode(dns.RcodeSuccess)
 		return w.stream(z.axfr())
 	}
 	serial, ok := clientSerial(&m)
 	if !ok {
 		s.stats.formErrs.Add(1)
+		s.counts.countRcode(dns.RcodeFormatError)
 		return w.refuse(dns.RcodeFormatError) // RFC 1995 §3: the client's SOA is required
 	}
+	s.counts.countRcode(dns.RcodeSuccess)
 	rrs, incremental := z.ixfr(serial)
 	if incremental {
 		s.stats.incrXfr.Add(1)
