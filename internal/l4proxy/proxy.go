@@ -69,6 +69,9 @@ type Config struct {
 	SweepInterval time.Duration
 	// Now returns the time. Default time.Now.
 	Now func() time.Time
+	// Instruments returns the metrics of one target of a group, resolved
+	// once per target; nil counts nothing. metrics.Proxy.Target fits.
+	Instruments func(group string, addr netip.AddrPort) Instruments
 	// Serves picks the load balancers whose listeners this proxy runs; nil
 	// runs every one. serve leaves out those a kernel data plane forwards.
 	Serves func(*model.LoadBalancer) bool
@@ -396,8 +399,21 @@ type targetKey struct {
 
 // target is what the proxy knows of one target of one group: counters and
 // the connections open to it.
+// Instruments count one target's connections for metrics. Their methods
+// must not block or allocate; *metrics.Target implements them.
+type Instruments interface {
+	// Opened and Closed count a connection (or UDP flow) to the target.
+	Opened()
+	Closed()
+	// Response records a successful connect and how long it took (status 0).
+	Response(status int, took time.Duration)
+	// Failed records a connect that failed, after took.
+	Failed(took time.Duration)
+}
+
 type target struct {
 	key  targetKey
+	inst Instruments                       // never nil
 	spec atomic.Pointer[model.TargetGroup] // the group as last seen
 
 	active, total, refused, connectFailures atomic.Int64
@@ -418,7 +434,12 @@ func (p *Proxy) target(group string, addr netip.AddrPort, spec *model.TargetGrou
 	if t, ok := p.targets.Load(k); ok {
 		return t.(*target)
 	}
-	t := &target{key: k, conns: map[closer]struct{}{}}
+	t := &target{key: k, conns: map[closer]struct{}{}, inst: noInstruments{}}
+	if p.cfg.Instruments != nil {
+		if in := p.cfg.Instruments(group, addr); in != nil {
+			t.inst = in
+		}
+	}
 	t.spec.Store(spec)
 	actual, _ := p.targets.LoadOrStore(k, t)
 	return actual.(*target)
@@ -433,6 +454,7 @@ func (t *target) acquire(limit int) bool {
 		}
 		if t.active.CompareAndSwap(n, n+1) {
 			t.total.Add(1)
+			t.inst.Opened()
 			return true
 		}
 	}
@@ -451,7 +473,16 @@ func (t *target) release(c closer) {
 		t.mu.Unlock()
 	}
 	t.active.Add(-1)
+	t.inst.Closed()
 }
+
+// noInstruments counts nothing.
+type noInstruments struct{}
+
+func (noInstruments) Opened()                     {}
+func (noInstruments) Closed()                     {}
+func (noInstruments) Response(int, time.Duration) {}
+func (noInstruments) Failed(time.Duration)        {}
 
 func (t *target) closeConns() int {
 	t.mu.Lock()

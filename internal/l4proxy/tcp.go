@@ -333,7 +333,13 @@ func (p *Proxy) connect(s *listenerSpec, group string, client, local netip.AddrP
 
 func (p *Proxy) dialTarget(s *listenerSpec, t *target, client, local netip.AddrPort, sni string, pre []byte) (net.Conn, error) {
 	d := net.Dialer{Timeout: p.cfg.ConnectTimeout, KeepAlive: -1}
+	start := time.Now()
 	c, err := d.Dial("tcp", t.key.addr.String())
+	if took := time.Since(start); err != nil {
+		t.inst.Failed(took)
+	} else {
+		t.inst.Response(0, took)
+	}
 	p.report(t, err)
 	if err != nil {
 		return nil, fmt.Errorf("connect %s: %w", t.key.addr, err)

@@ -5,11 +5,13 @@ import (
 	"errors"
 	"net/http"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/switchboard/switchboard/internal/api"
 	"github.com/switchboard/switchboard/internal/api/route53"
 	"github.com/switchboard/switchboard/internal/config"
+	"github.com/switchboard/switchboard/internal/dataplane"
 	"github.com/switchboard/switchboard/internal/health/state"
 )
 
@@ -60,8 +62,11 @@ type Status struct {
 	HealthVersion uint64       `json:"health_version"`
 	Health        HealthCounts `json:"health"`
 	DNS           *DNSStatus   `json:"dns,omitempty"`
-	Config        ConfigStatus `json:"config"`
-	History       []Change     `json:"history"`
+	// DataPlanes are the kernel data planes' last reports: what is
+	// programmed and what could not be done.
+	DataPlanes []dataplane.Report `json:"data_planes,omitempty"`
+	Config     ConfigStatus       `json:"config"`
+	History    []Change           `json:"history"`
 }
 
 // HealthCounts counts the health statuses of checks and targets, with the
@@ -106,6 +111,7 @@ func (s *Server) status(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	st := s.store
 	dns := s.dns
+	dp := s.dataplane
 	cs := ConfigStatus{File: s.cfg.ConfigPath, OK: s.configErr == nil, LastAttempt: rfc3339(s.lastLoad), LastSuccess: rfc3339(s.lastOK)}
 	cs.Errors = errorLines(s.configErr)
 	s.mu.Unlock()
@@ -120,6 +126,12 @@ func (s *Server) status(w http.ResponseWriter, r *http.Request) {
 		for _, a := range dns.Addrs() {
 			out.DNS.Listen = append(out.DNS.Listen, a.Network()+"/"+a.String())
 		}
+	}
+	if dp != nil {
+		for _, rep := range dp.Reports() {
+			out.DataPlanes = append(out.DataPlanes, rep)
+		}
+		slices.SortFunc(out.DataPlanes, func(a, b dataplane.Report) int { return strings.Compare(a.Backend, b.Backend) })
 	}
 	hs := s.health.Snapshot()
 	out.HealthVersion = hs.Version()

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"sync"
+	"time"
 
 	"github.com/switchboard/switchboard/internal/dataplane"
 	"github.com/switchboard/switchboard/internal/dataplane/ipvs"
@@ -48,6 +49,9 @@ type dataPlanes struct {
 	log      *slog.Logger
 	backends map[model.DataPlaneBackend]dataplane.Backend
 	probe    func(model.DataPlaneBackend) error
+
+	// applied, when set before Run, hears every Apply's outcome (metrics).
+	applied func(backend string, version uint64, took time.Duration, problems int, err error)
 
 	mu      sync.Mutex // guards the fields below
 	reports map[model.DataPlaneBackend]dataplane.Report
@@ -155,6 +159,9 @@ func (d *dataPlanes) apply(ctx context.Context, v *view.View) {
 	d.logChoices(choices)
 	for b, be := range d.backends {
 		rep, err := be.Apply(ctx, v)
+		if d.applied != nil && !errors.Is(err, context.Canceled) {
+			d.applied(string(b), v.Version, rep.Took, len(rep.Problems), err)
+		}
 		d.mu.Lock()
 		d.reports[b] = rep
 		d.mu.Unlock()
@@ -202,6 +209,7 @@ func (s *Server) newDataPlanes(ctx context.Context, st store.Store) (*dataPlanes
 	if err != nil {
 		return nil, err
 	}
+	dp.applied = s.obs.metrics.Dataplane().Applied
 	s.mu.Lock()
 	s.dataplane = dp
 	s.mu.Unlock()

@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"net/netip"
 	"time"
 
 	"golang.org/x/sync/errgroup"
@@ -19,6 +20,9 @@ func (s *Server) runL4(ctx context.Context, dp *dataPlanes) error {
 		Zone:     "", // the node's zone, once the model carries it
 		Reporter: s.health,
 		Logger:   s.log.With("component", "l4proxy"),
+		Instruments: func(group string, addr netip.AddrPort) l4proxy.Instruments {
+			return s.obs.metrics.Proxy().Target(group, addr)
+		},
 		// A balancer forwarded in the kernel has no userspace listeners:
 		// both would want its ports.
 		Serves: func(lb *model.LoadBalancer) bool { return dp == nil || !dp.InKernel(lb) },
