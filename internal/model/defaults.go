@@ -11,6 +11,8 @@ import (
 const (
 	DefaultAdminListen         = "127.0.0.1:9090"
 	DefaultShutdownTimeout     = 30 * time.Second
+	DefaultConnectTimeout      = 5 * time.Second  // HTTP listeners: dial a target
+	DefaultRequestTimeout      = 60 * time.Second // HTTP listeners: wait for response headers
 	DefaultInterval            = 10 * time.Second
 	DefaultTimeout             = 5 * time.Second
 	DefaultThreshold           = 3
@@ -222,6 +224,14 @@ func (l *Listener) setDefaults() {
 			l.IdleTimeout = Duration(60 * time.Second)
 		default:
 			l.IdleTimeout = Duration(350 * time.Second)
+		}
+	}
+	if l.Protocol.IsL7() {
+		if l.ConnectTimeout == 0 {
+			l.ConnectTimeout = Duration(DefaultConnectTimeout)
+		}
+		if l.RequestTimeout == 0 {
+			l.RequestTimeout = Duration(DefaultRequestTimeout)
 		}
 	}
 	l.DefaultAction.setDefaults()

@@ -30,6 +30,9 @@ func (d *Document) Validate() error {
 	v.secondaries(dp.Field("secondaries"), d.Server.DNS.Secondaries)
 	v.rrl(dp.Field("rrl"), &d.Server.DNS.RRL)
 	v.state()
+	if d.Server.Zone != "" {
+		v.zoneRef(srv.Field("zone"), d.Server.Zone)
+	}
 	return v.err()
 }
 
