@@ -113,15 +113,15 @@ func (r *recorder) count(a netip.AddrPort, o health.Outcome) int {
 // env is a proxy with one http listener on loopback, built from a state the
 // test shapes.
 type env struct {
-	t     testing.TB
-	p     *Proxy
-	rec   *recorder
-	port  int
-	st    *model.State
-	now   time.Time
-	hs    map[state.Key]state.Status
-	cli   *http.Client
-	mu    sync.Mutex
+	t    testing.TB
+	p    *Proxy
+	rec  *recorder
+	port int
+	st   *model.State
+	now  time.Time
+	hs   map[state.Key]state.Status
+	cli  *http.Client
+	mu   sync.Mutex
 }
 
 func zones() []model.Zone {

@@ -24,7 +24,7 @@ type table struct {
 	// xfPort and xfProto are X-Forwarded-Port and -Proto, shared read-only.
 	xfPort, xfProto []string
 	rules           []rule // by priority
-	def   rule
+	def             rule
 }
 
 // rule is a compiled model.Rule; the default action is a rule without
