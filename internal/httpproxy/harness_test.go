@@ -1,6 +1,7 @@
 package httpproxy
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"net"
@@ -159,7 +160,9 @@ func newEnv(t testing.TB, zone string, mut func(st *model.State)) *env {
 		return e.now
 	}})
 	t.Cleanup(func() {
-		if err := e.p.Shutdown(t.Context()); err != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := e.p.Shutdown(ctx); err != nil {
 			t.Errorf("Shutdown: %v", err)
 		}
 	})
