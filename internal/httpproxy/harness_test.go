@@ -254,3 +254,17 @@ func statusSuffix(code int) string {
 func (e *env) setHealth(group string, a netip.AddrPort, healthy bool) {
 	e.hs[state.Key{Check: state.GroupCheck(group), Target: a}] = state.Status{Healthy: healthy, Observed: true, Since: t0.Add(-time.Hour)}
 }
+
+func netipOf(t model.Target) netip.AddrPort { return netip.AddrPortFrom(t.Address, uint16(t.Port)) }
+
+type atomicInt struct {
+	mu sync.Mutex
+	n  int
+}
+
+func (a *atomicInt) add() { a.mu.Lock(); a.n++; a.mu.Unlock() }
+func (a *atomicInt) get() int {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.n
+}
