@@ -253,6 +253,7 @@ func (p *Proxy) startListener(key string, https bool, ml *model.Listener) (*list
 		IdleTimeout:       ml.IdleTimeout.D(),
 		MaxHeaderBytes:    p.cfg.MaxHeaderBytes,
 		Protocols:         &protos,
+		ConnContext:       withConnInfo,
 		ErrorLog:          slog.NewLogLogger(p.log.Handler(), slog.LevelDebug),
 	}
 	if https {

@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"net/url"
 	"strconv"
 	"strings"
 	"sync"
@@ -24,7 +25,8 @@ import (
 func (l *listener) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	tab := l.tab.Load()
-	src := clientAddr(r)
+	ci := clientConn(r)
+	src := ci.addr
 	ru := tab.match(r, hostOnly(r.Host), src)
 	ex := exchange{tab: tab, rule: ru, start: start, status: 0}
 	switch {
@@ -42,7 +44,7 @@ func (l *listener) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(ru.redirect.status)
 		ex.status = ru.redirect.status
 	default:
-		l.p.forward(w, r, &ex, src)
+		l.p.forward(w, r, &ex, ci)
 	}
 	if al := l.p.cfg.AccessLog; al != nil && l.p.logSeq.Add(1)%uint64(l.p.cfg.AccessLogEvery) == 0 {
 		ex.log(al, r, src)
@@ -79,12 +81,35 @@ func (ex *exchange) log(al *slog.Logger, r *http.Request, src netip.Addr) {
 	al.LogAttrs(context.Background(), slog.LevelInfo, "request", attrs...)
 }
 
-func clientAddr(r *http.Request) netip.Addr {
-	ap, err := netip.ParseAddrPort(r.RemoteAddr)
-	if err != nil {
-		return netip.Addr{}
+// connInfo is what the proxy computes once per client connection.
+type connInfo struct {
+	addr netip.Addr
+	xff  []string // {addr}: X-Forwarded-For of a request without one; read-only
+}
+
+type connInfoKey struct{}
+
+// withConnInfo is the listener's ConnContext.
+func withConnInfo(ctx context.Context, c net.Conn) context.Context {
+	ci := &connInfo{}
+	if ap, err := netip.ParseAddrPort(c.RemoteAddr().String()); err == nil {
+		ci.addr = ap.Addr().Unmap()
+		ci.xff = []string{ci.addr.String()}
 	}
-	return ap.Addr().Unmap()
+	return context.WithValue(ctx, connInfoKey{}, ci)
+}
+
+// clientConn returns r's connection info.
+func clientConn(r *http.Request) *connInfo {
+	if ci, ok := r.Context().Value(connInfoKey{}).(*connInfo); ok {
+		return ci
+	}
+	ci := &connInfo{}
+	if ap, err := netip.ParseAddrPort(r.RemoteAddr); err == nil {
+		ci.addr = ap.Addr().Unmap()
+		ci.xff = []string{ci.addr.String()}
+	}
+	return ci
 }
 
 // location expands the redirect's placeholders for r.
@@ -318,7 +343,8 @@ func (p *Proxy) report(g string, a netip.AddrPort, o health.Outcome, reason stri
 
 // forward sends r to a target of the rule's forward action and copies the
 // answer back.
-func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, ex *exchange, src netip.Addr) {
+func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, ex *exchange, ci *connInfo) {
+	src := ci.addr
 	f := ex.rule.forward
 	if len(f.groups) == 0 {
 		ex.status = writeError(w, r, http.StatusServiceUnavailable, "")
@@ -358,7 +384,7 @@ func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, ex *exchange, sr
 		if prior := h["X-Forwarded-For"]; len(prior) > 0 {
 			h["X-Forwarded-For"] = []string{strings.Join(prior, ", ") + ", " + src.String()}
 		} else {
-			h["X-Forwarded-For"] = []string{src.String()}
+			h["X-Forwarded-For"] = ci.xff
 		}
 	}
 	h["X-Forwarded-Proto"] = ex.tab.xfProto
@@ -373,10 +399,11 @@ func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, ex *exchange, sr
 		h["User-Agent"] = nil // do not let the transport add Go's
 	}
 
-	out := new(http.Request)
+	o := new(outgoing) // one allocation for the request and its URL
+	out, u := &o.req, &o.url
 	*out = *r
-	u := *r.URL
-	out.URL = &u
+	*u = *r.URL
+	out.URL = u
 	u.Scheme = "http"
 	out.RequestURI = ""
 	out.Close = false
@@ -454,6 +481,12 @@ func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, ex *exchange, sr
 	for k, v := range resp.Trailer {
 		wh[http.TrailerPrefix+k] = v
 	}
+}
+
+// outgoing is the request to a target with its URL.
+type outgoing struct {
+	req http.Request
+	url url.URL
 }
 
 // setsCookie reports whether a response sets cookie name.
