@@ -72,6 +72,10 @@ type Proxy struct {
 
 	bmu sync.Mutex // guards creating and removing backends, and drain times
 
+	// stopCtx ends when Shutdown starts; retired listeners stop waiting.
+	stopCtx context.Context
+	stop    context.CancelFunc
+
 	mu        sync.Mutex // guards the fields below
 	listeners map[string]*listener
 	lastCerts time.Time
@@ -106,6 +110,7 @@ func New(cfg Config) *Proxy {
 	p := &Proxy{cfg: cfg, log: cfg.Logger, reg: balance.NewRegistry(cfg.Zone, 0),
 		listeners: map[string]*listener{}, hijacked: map[net.Conn]struct{}{}}
 	p.backends.Store(&map[backendKey]*backend{})
+	p.stopCtx, p.stop = context.WithCancel(context.Background())
 	return p
 }
 
@@ -175,7 +180,7 @@ func (p *Proxy) Apply(v *view.View) error {
 		if !l.seen {
 			delete(p.listeners, k)
 			p.log.Info("listener removed", "addr", k)
-			go l.close(context.Background()) // lets its requests finish
+			p.retire(l)
 		}
 	}
 	return errors.Join(errs...)
@@ -196,8 +201,10 @@ func (p *Proxy) applyListener(lb string, ml *model.Listener, groups map[string]*
 	tab := compileTable(lb, ml, groups)
 	l := p.listeners[key]
 	if l != nil && l.https != https {
+		// The port changes protocol: the old server must let go of it
+		// before the new one binds, so its requests are cut short.
 		delete(p.listeners, key)
-		l.close(context.Background())
+		l.srv.Close()
 		l = nil
 	}
 	if l != nil && l.seen {
@@ -279,6 +286,21 @@ func (p *Proxy) startListener(key string, https bool, ml *model.Listener) (*list
 	return l, nil
 }
 
+// retire closes a listener that left the view in the background, letting
+// its requests finish until Shutdown or retireTimeout; p.mu is held.
+func (p *Proxy) retire(l *listener) {
+	p.wg.Go(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), retireTimeout)
+		defer cancel()
+		stop := context.AfterFunc(p.stopCtx, cancel)
+		defer stop()
+		l.close(ctx)
+	})
+}
+
+// retireTimeout bounds the wait for requests on a listener that left the view.
+const retireTimeout = 5 * time.Minute
+
 // close stops accepting and waits for in-flight requests until ctx ends.
 func (l *listener) close(ctx context.Context) error {
 	err := l.srv.Shutdown(ctx)
@@ -316,6 +338,7 @@ func (p *Proxy) Refresh(now time.Time) {
 func (p *Proxy) Shutdown(ctx context.Context) error {
 	p.mu.Lock()
 	p.closed = true
+	p.stop()
 	ls := make([]*listener, 0, len(p.listeners))
 	for _, l := range p.listeners {
 		ls = append(ls, l)

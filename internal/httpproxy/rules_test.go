@@ -1,6 +1,7 @@
 package httpproxy
 
 import (
+	"net"
 	"net/http"
 	"net/netip"
 	"strconv"
@@ -170,4 +171,43 @@ func TestForwardHeaders(t *testing.T) {
 	if len(seen) != 32 || resp.Header.Get("X-Request-Id") != seen {
 		t.Errorf("made-up request id: target saw %q, client got %q; want the same 32 hex digits", seen, resp.Header.Get("X-Request-Id"))
 	}
+}
+
+// TestListenersFollowView: a listener added to the view starts serving, one
+// removed stops, and an existing one keeps its socket across views.
+func TestListenersFollowView(t *testing.T) {
+	e := newEnv(t, "", func(st *model.State) {
+		st.LoadBalancers[0].Listeners[0].DefaultAction = fixedAction("one")
+	})
+	before := e.p.Addrs()
+	second := freePort(t)
+	e.st.LoadBalancers[0].Listeners = append(e.st.LoadBalancers[0].Listeners, model.Listener{
+		Protocol: model.ProtoHTTP, Port: second, Address: ptr(netip.MustParseAddr("127.0.0.1")), DefaultAction: fixedAction("two")})
+	e.apply()
+	if _, body := e.get("/"); body != "one" {
+		t.Errorf("first listener after a new view = %q, want one", body)
+	}
+	resp, err := e.cli.Get("http://127.0.0.1:" + strconv.Itoa(second) + "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Errorf("second listener = %d, want 200", resp.StatusCode)
+	}
+	for k, a := range before {
+		if e.p.Addrs()[k] != a {
+			t.Errorf("listener %s was rebound", k)
+		}
+	}
+	e.st.LoadBalancers[0].Listeners = e.st.LoadBalancers[0].Listeners[1:]
+	e.apply()
+	e.cli.Transport.(*http.Transport).CloseIdleConnections()
+	waitFor(t, func() bool {
+		c, err := net.Dial("tcp", "127.0.0.1:"+strconv.Itoa(e.port))
+		if err == nil {
+			c.Close()
+		}
+		return err != nil
+	})
 }
