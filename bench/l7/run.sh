@@ -97,9 +97,12 @@ EOF
 	wait_port "$port"
 }
 kill_target() {
-	# SIGKILL the worker and the master: connections are reset, like a crash.
-	pkill -KILL -P "${target_pid[$1]}" 2>/dev/null || true
+	# SIGKILL the master, then its workers (killed first, a worker would be
+	# respawned): connections are reset, like a crash.
+	local workers
+	workers=$(pgrep -P "${target_pid[$1]}" || true)
 	kill -KILL "${target_pid[$1]}" 2>/dev/null || true
+	[[ -n $workers ]] && kill -KILL $workers 2>/dev/null || true
 	wait "${target_pid[$1]}" 2>/dev/null || true
 	target_pid[$1]=
 	# The worker may outlive its master by a moment; wait for the port.

@@ -24,8 +24,12 @@ type backend struct {
 	// Immutable after newBackend.
 	key      backendKey
 	hostport string // addr as a URL host
-	tr       *http.Transport
+	tr       *http.Transport // requests with bodies, upgrades, gRPC
+	dialer   *net.Dialer
+	maxIdle  int
 	delay    time.Duration // the group's deregistration delay
+
+	h1 h1pool // the fast path's connections (h1.go)
 
 	inflight atomic.Int64
 	removed  atomic.Bool // out of the map: close connections as requests end
@@ -50,7 +54,7 @@ func (p *Proxy) newBackend(k backendKey, g *group) *backend {
 		protos.SetUnencryptedHTTP2(true)
 		tr.Protocols = &protos
 	}
-	return &backend{key: k, hostport: k.addr.String(), tr: tr, delay: g.delay}
+	return &backend{key: k, hostport: k.addr.String(), tr: tr, dialer: d, maxIdle: p.cfg.MaxIdlePerTarget, delay: g.delay}
 }
 
 // backend returns the pool for target addr of g under the listener
@@ -108,6 +112,7 @@ func (p *Proxy) sweepDrained(now time.Time) {
 	var next map[backendKey]*backend
 	for k, b := range cur {
 		if b.drainSince.IsZero() || (b.inflight.Load() > 0 && now.Sub(b.drainSince) < b.delay) {
+			b.closeIdle(now.Add(-h1idleTimeout), false)
 			continue
 		}
 		if next == nil {
@@ -116,6 +121,7 @@ func (p *Proxy) sweepDrained(now time.Time) {
 		delete(next, k)
 		b.removed.Store(true)
 		b.tr.CloseIdleConnections()
+		b.closeIdle(time.Time{}, true)
 	}
 	if next != nil {
 		p.backends.Store(&next)
@@ -128,5 +134,6 @@ func (b *backend) begin() { b.inflight.Add(1) }
 func (b *backend) end() {
 	if b.inflight.Add(-1) == 0 && b.removed.Load() {
 		b.tr.CloseIdleConnections()
+		b.closeIdle(time.Time{}, true)
 	}
 }

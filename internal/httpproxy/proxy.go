@@ -366,6 +366,8 @@ func (p *Proxy) Shutdown(ctx context.Context) error {
 	p.wg.Wait()
 	for _, b := range *p.backends.Load() {
 		b.tr.CloseIdleConnections()
+		b.removed.Store(true)
+		b.closeIdle(time.Time{}, true)
 	}
 	return errors.Join(errs...)
 }

@@ -412,6 +412,7 @@ func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, ex *exchange, ci
 	}
 	retryable := idempotent(r.Method) && upgrade == "" && (r.Body == nil || r.Body == http.NoBody || r.ContentLength == 0)
 
+	fast := usesFastPath(out, g, upgrade)
 	var resp *http.Response
 	var be *backend
 	t0 := time.Now()
@@ -422,7 +423,11 @@ func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, ex *exchange, ci
 		ep.Begin()
 		be.begin()
 		var err error
-		resp, err = be.tr.RoundTrip(out)
+		if fast {
+			resp, err = be.roundTripH1(out, ex.tab.request)
+		} else {
+			resp, err = be.tr.RoundTrip(out)
+		}
 		if err == nil {
 			break
 		}
