@@ -23,7 +23,7 @@ type backendKey struct {
 type backend struct {
 	// Immutable after newBackend.
 	key      backendKey
-	hostport string // addr as a URL host
+	hostport string          // addr as a URL host
 	tr       *http.Transport // requests with bodies, upgrades, gRPC
 	dialer   *net.Dialer
 	maxIdle  int
