@@ -2,6 +2,7 @@ package httpproxy
 
 import (
 	"bytes"
+	"io"
 	"net"
 	"net/http"
 	"net/netip"
@@ -221,4 +222,27 @@ func BenchmarkMatchAndPick(b *testing.B) {
 		g := ru.forward.groups[0]
 		g.bal.Pick(g.hint(r, src))
 	}
+}
+
+// BenchmarkProxyH2C is the request path for HTTP/2 clients (h2c, many
+// streams on few connections) to HTTP/1.1 targets.
+func BenchmarkProxyH2C(b *testing.B) {
+	e := benchEnv(b)
+	tr := &http.Transport{Protocols: new(http.Protocols)}
+	tr.Protocols.SetUnencryptedHTTP2(true)
+	defer tr.CloseIdleConnections()
+	cli := &http.Client{Transport: tr}
+	url := e.url("/index.html")
+	b.ReportAllocs()
+	b.SetParallelism(16)
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			resp, err := cli.Get(url)
+			if err != nil {
+				b.Fatal(err)
+			}
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+		}
+	})
 }

@@ -32,6 +32,7 @@ type h1conn struct {
 	n     int64 // bytes read from c in this exchange, to tell "no answer at all" from a broken one
 	idle  time.Time
 	reuse bool
+	body  h1body // the current answer's body
 }
 
 func (c *h1conn) Read(p []byte) (int, error) {
@@ -139,17 +140,16 @@ func (b *backend) roundTripH1(out *http.Request, timeout time.Duration) (*http.R
 
 func (b *backend) exchangeH1(c *h1conn, out *http.Request, timeout time.Duration) (*http.Response, error) {
 	c.n = 0
-	if err := out.Write(c.bw); err != nil {
-		return nil, err
-	}
+	writeRequestH1(c.bw, out)
 	if err := c.bw.Flush(); err != nil {
 		return nil, err
 	}
+	// A client that leaves does not cut the wait short (HAProxy's default,
+	// "abortonclose" off): the answer is read, within request_timeout, and
+	// the connection goes back to the pool.
 	if timeout > 0 {
 		c.c.SetReadDeadline(time.Now().Add(timeout))
 	}
-	// A client that goes away stops the wait for the target.
-	stop := context.AfterFunc(out.Context(), func() { c.c.SetReadDeadline(time.Unix(1, 0)) })
 	var resp *http.Response
 	var err error
 	for {
@@ -163,17 +163,47 @@ func (b *backend) exchangeH1(c *h1conn, out *http.Request, timeout time.Duration
 		}
 		// 1xx informational answers (103 Early Hints) are not passed on.
 	}
-	if !stop() || err != nil {
-		if err == nil {
-			err = context.Canceled
-		}
+	if err != nil {
 		return nil, err
 	}
 	if timeout > 0 {
 		c.c.SetReadDeadline(time.Time{})
 	}
-	resp.Body = &h1body{rc: resp.Body, c: c, b: b, keep: !resp.Close && !out.Close}
+	c.body = h1body{rc: resp.Body, c: c, b: b, keep: !resp.Close && !out.Close}
+	resp.Body = &c.body
 	return resp, nil
+}
+
+// writeRequestH1 writes a bodiless request's head. The header map is the
+// client's, already checked by the server's parser, plus our own values;
+// unlike http.Request.Write it neither sorts nor allocates.
+func writeRequestH1(bw *bufio.Writer, out *http.Request) {
+	bw.WriteString(out.Method)
+	bw.WriteByte(' ')
+	if uri := out.RequestURI; uri != "" && uri[0] == '/' {
+		bw.WriteString(uri)
+	} else {
+		bw.WriteString(out.URL.RequestURI())
+	}
+	bw.WriteString(" HTTP/1.1\r\nHost: ")
+	if out.Host != "" {
+		bw.WriteString(out.Host)
+	} else {
+		bw.WriteString(out.URL.Host)
+	}
+	bw.WriteString("\r\n")
+	for k, vv := range out.Header {
+		for _, v := range vv {
+			bw.WriteString(k)
+			bw.WriteString(": ")
+			bw.WriteString(v)
+			bw.WriteString("\r\n")
+		}
+	}
+	if out.Close {
+		bw.WriteString("Connection: close\r\n")
+	}
+	bw.WriteString("\r\n")
 }
 
 // h1body returns its connection to the pool once the answer's body is read

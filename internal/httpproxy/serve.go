@@ -405,14 +405,19 @@ func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, ex *exchange, ci
 	*u = *r.URL
 	out.URL = u
 	u.Scheme = "http"
-	out.RequestURI = ""
+
 	out.Close = false
 	if r.ProtoMajor == 2 && r.ContentLength == 0 {
 		out.Body = http.NoBody
 	}
+	// RequestURI stays as the client sent it for the fast path's writer;
+	// http.Transport refuses requests that carry one.
+	fast := usesFastPath(out, g, upgrade)
+	if !fast {
+		out.RequestURI = ""
+	}
 	retryable := idempotent(r.Method) && upgrade == "" && (r.Body == nil || r.Body == http.NoBody || r.ContentLength == 0)
 
-	fast := usesFastPath(out, g, upgrade)
 	var resp *http.Response
 	var be *backend
 	t0 := time.Now()
