@@ -2,23 +2,26 @@
 # Compares switchboard's L7 proxy (internal/httpproxy) with HAProxy, nginx
 # and Caddy (when installed) in one run: one listener, round robin over
 # three local nginx targets, wrk at CONNS connections (HTTP/1.1 keep-alive)
-# and h2load (h2c, prior knowledge). Each proxy runs alone, pinned to
-# PROXY_CPU with one thread/worker (switchboard and Caddy get GOMAXPROCS=1
-# from the pinning); wrk, h2load and the targets run on CLIENT_CPU.
-# Reports requests/s, p99 latency (wrk), server CPU-seconds from
-# /proc/<pid>/stat and requests per CPU-second, resident memory per idle
-# client connection (IDLE connections held by bench/l7/idleconns), and a
-# failover run: wrk for FAIL_DURATION s, one of the three targets killed
-# (SIGKILL) after 3 s, client-visible errors counted. About 3 minutes.
+# and h2load (h2c, prior knowledge). Each proxy is pinned to PROXY_CPU with
+# one thread/worker (switchboard and Caddy get GOMAXPROCS=1 from the
+# pinning); wrk, h2load and the targets run on CLIENT_CPU. All proxies run
+# at once and ROUNDS rounds of DURATION-second wrk windows interleave them,
+# so that other load on the machine hits them alike; figures are medians.
+# Reports requests/s and p99 latency (wrk), requests per server CPU-second
+# (utime+stime from /proc/<pid>/stat), h2c requests/s (h2load), resident
+# memory per idle client connection (IDLE connections held by
+# bench/l7/idleconns), and a failover run per proxy: wrk for FAIL_DURATION
+# s, one of the three targets killed (SIGKILL) after 3 s, client-visible
+# errors counted. About 4 minutes with the defaults.
 #
 #   bash bench/l7/run.sh                      # defaults
-#   DURATION=20 CONNS=64 bash bench/l7/run.sh
-#   PROFILE=/tmp/l7.pprof bash bench/l7/run.sh   # CPU profile of switchboard's wrk run
+#   DURATION=20 ROUNDS=5 CONNS=64 bash bench/l7/run.sh
 #   KEEP=1 bash bench/l7/run.sh               # keep the work directory
 set -euo pipefail
 
 cd "$(dirname "$0")/../.."
 DURATION=${DURATION:-10}
+ROUNDS=${ROUNDS:-3}
 WARMUP=${WARMUP:-2}
 CONNS=${CONNS:-64}
 IDLE=${IDLE:-2000}
@@ -46,10 +49,9 @@ for port in $T1 $T2 $T3 $P_SB $P_HA $P_NG $P_NG2 $P_CA $ADMIN; do
 done
 
 tmp=$(mktemp -d /tmp/bench-l7.XXXXXX)
-declare -A target_pid
-proxy_pid=
+declare -A target_pid pid port h2port
 cleanup() {
-	[[ -n $proxy_pid ]] && stop_proxy
+	stop_all
 	for i in 1 2 3; do
 		[[ -n ${target_pid[$i]:-} ]] && kill "${target_pid[$i]}" 2>/dev/null || true
 	done
@@ -205,43 +207,50 @@ http://127.0.0.1:$P_CA {
 }
 EOF
 
+# Every proxy runs for the whole benchmark (an idle one costs nothing), so
+# that rounds can interleave them: the machine's other load then hits all
+# of them alike, and each figure is the median of ROUNDS windows.
 start_proxy() {
 	case $1 in
 	switchboard)
 		taskset -c "$PROXY_CPU" "$tmp/switchboard" serve --config "$tmp/switchboard.yaml" --data-dir "$tmp/sbdata" --log-level warn 2>"$tmp/switchboard.log" &
-		proxy_pid=$! port=$P_SB h2port=$P_SB ;;
+		pid[$1]=$! port[$1]=$P_SB h2port[$1]=$P_SB ;;
 	haproxy)
 		taskset -c "$PROXY_CPU" haproxy -f "$tmp/haproxy.cfg" -db 2>"$tmp/haproxy.log" &
-		proxy_pid=$! port=$P_HA h2port=$P_HA ;;
+		pid[$1]=$! port[$1]=$P_HA h2port[$1]=$P_HA ;;
 	nginx)
 		taskset -c "$PROXY_CPU" nginx -c "$tmp/nginx/nginx.conf" -g 'daemon off;' &
-		proxy_pid=$! port=$P_NG h2port=$P_NG2 ;;
+		pid[$1]=$! port[$1]=$P_NG h2port[$1]=$P_NG2 ;;
 	caddy)
 		GOMAXPROCS=1 taskset -c "$PROXY_CPU" caddy run --config "$tmp/Caddyfile" --adapter caddyfile 2>"$tmp/caddy.log" &
-		proxy_pid=$! port=$P_CA h2port=$P_CA ;;
+		pid[$1]=$! port[$1]=$P_CA h2port[$1]=$P_CA ;;
 	esac
-	wait_port "$port"
+	wait_port "${port[$1]}"
 	# Until every target answers through it (health checks passed).
 	for _ in $(seq 100); do
 		ok=0
 		for _ in 1 2 3 4 5 6; do
-			curl -fsS "http://127.0.0.1:$port/" >/dev/null 2>&1 && ok=$((ok + 1))
+			curl -fsS "http://127.0.0.1:${port[$1]}/" >/dev/null 2>&1 && ok=$((ok + 1))
 		done
 		[[ $ok == 6 ]] && break
 		sleep 0.1
 	done
 }
 stop_proxy() {
-	pkill -TERM -P "$proxy_pid" 2>/dev/null || true
-	kill -TERM "$proxy_pid" 2>/dev/null || true
-	wait "$proxy_pid" 2>/dev/null || true
-	proxy_pid=
+	[[ -n ${pid[$1]:-} ]] || return 0
+	pkill -TERM -P "${pid[$1]}" 2>/dev/null || true
+	kill -TERM "${pid[$1]}" 2>/dev/null || true
+	wait "${pid[$1]}" 2>/dev/null || true
+	pid[$1]=
+}
+stop_all() {
+	for p in "${!pid[@]}"; do stop_proxy "$p"; done
 }
 
-# cpu_ticks sums user+system ticks of the proxy and its children (nginx workers).
+# cpu_ticks sums user+system ticks of a proxy and its children (nginx workers).
 cpu_ticks() {
 	local total=0 p
-	for p in "$proxy_pid" $(pgrep -P "$proxy_pid" || true); do
+	for p in "${pid[$1]}" $(pgrep -P "${pid[$1]}" || true); do
 		[[ -r /proc/$p/stat ]] || continue
 		total=$((total + $(awk '{sub(/.*\) /, ""); print $12 + $13}' "/proc/$p/stat")))
 	done
@@ -249,7 +258,7 @@ cpu_ticks() {
 }
 rss_kb() {
 	local total=0 p
-	for p in "$proxy_pid" $(pgrep -P "$proxy_pid" || true); do
+	for p in "${pid[$1]}" $(pgrep -P "${pid[$1]}" || true); do
 		[[ -r /proc/$p/status ]] || continue
 		total=$((total + $(awk '/^VmRSS:/ {print $2}' "/proc/$p/status")))
 	done
@@ -259,70 +268,66 @@ rss_kb() {
 to_ms() {
 	awk -v v="$1" 'BEGIN { n = v + 0; if (v ~ /us$/) n /= 1000; else if (v ~ /ms$/) n = n; else if (v ~ /s$/) n *= 1000; printf "%.3f", n }'
 }
+median() { sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 
-results="$tmp/results"
-: >"$results"
-measure() {
-	local name=$1
-	start_proxy "$name"
-	taskset -c "$CLIENT_CPU" wrk -t1 -c "$CONNS" -d "${WARMUP}s" "http://127.0.0.1:$port/" >/dev/null
-	if [[ $name == switchboard && -n ${PROFILE:-} ]]; then
-		echo "(switchboard CPU profile is not exposed by the binary; use go test -bench -cpuprofile in internal/httpproxy)"
-	fi
-	local c0 c1 out rps p99 total errs
-	c0=$(cpu_ticks)
-	out=$(taskset -c "$CLIENT_CPU" wrk -t2 -c "$CONNS" -d "${DURATION}s" --latency "http://127.0.0.1:$port/")
-	c1=$(cpu_ticks)
-	echo "== $name: wrk -t2 -c $CONNS -d ${DURATION}s --latency http://127.0.0.1:$port/"
-	echo "$out"
-	rps=$(awk '/^Requests\/sec:/ {print $2}' <<<"$out")
-	p99=$(to_ms "$(awk '$1 == "99%" {print $2}' <<<"$out")")
-	total=$(awk '/requests in/ {print $1}' <<<"$out")
-	errs=$(awk '/Non-2xx/ {n += $NF} /Socket errors/ {gsub(/,/, ""); n += $4 + $6 + $8 + $10} END {print n + 0}' <<<"$out")
-	local cpus per_cpu
-	cpus=$(awk -v a="$c0" -v b="$c1" -v k="$CLK" 'BEGIN { printf "%.2f", (b - a) / k }')
-	per_cpu=$(awk -v t="$total" -v c="$cpus" 'BEGIN { if (c > 0) printf "%.0f", t / c; else print "n/a" }')
+rounds="$tmp/rounds"
+: >"$rounds"
+# wrk_window runs one wrk window against a proxy and appends
+# "name rps p99_ms errors cpu_s requests" to $rounds.
+wrk_window() {
+	local name=$1 c0 c1 out
+	c0=$(cpu_ticks "$name")
+	out=$(taskset -c "$CLIENT_CPU" wrk -t2 -c "$CONNS" -d "${DURATION}s" --latency "http://127.0.0.1:${port[$name]}/")
+	c1=$(cpu_ticks "$name")
+	echo "== $name, round $2: wrk -t2 -c $CONNS -d ${DURATION}s --latency http://127.0.0.1:${port[$name]}/"
+	grep -E "Latency  |requests in|Requests/sec|Non-2xx|Socket errors|^ +99%" <<<"$out"
+	awk -v name="$name" -v a="$c0" -v b="$c1" -v k="$CLK" '
+		/^Requests\/sec:/ { rps = $2 }
+		$1 == "99%" { v = $2; n = v + 0; if (v ~ /us$/) n /= 1000; else if (v ~ /ms$/) n = n; else if (v ~ /s$/) n *= 1000; p99 = n }
+		/requests in/ { total = $1 }
+		/Non-2xx/ { errs += $NF }
+		/Socket errors/ { gsub(/,/, ""); errs += $4 + $6 + $8 + $10 }
+		END { printf "%s %s %.3f %d %.2f %d\n", name, rps, p99, errs, (b - a) / k, total }' <<<"$out" >>"$rounds"
+}
 
-	local h2out h2rps h2mean
-	c0=$(cpu_ticks)
-	h2out=$(taskset -c "$CLIENT_CPU" h2load -c "$CONNS" -m 4 -t 1 -D "$DURATION" "http://127.0.0.1:$h2port/" 2>&1 || true)
-	echo "== $name: h2load -c $CONNS -m 4 -t 1 -D $DURATION http://127.0.0.1:$h2port/ (h2c)"
-	grep -E "finished in|requests:|time for request" <<<"$h2out" || echo "$h2out" | tail -5
-	h2rps=$(awk '/finished in/ {for (i = 1; i <= NF; i++) if ($i ~ /req\/s/) {gsub(/,/, "", $(i-1)); print $(i-1)}}' <<<"$h2out")
-	h2mean=$(awk '/time for request:/ {print $5}' <<<"$h2out")
+h2_window() {
+	local name=$1 out
+	out=$(taskset -c "$CLIENT_CPU" h2load -c "$CONNS" -m 4 -t 1 -D "$DURATION" "http://127.0.0.1:${h2port[$name]}/" 2>&1 || true)
+	echo "== $name: h2load -c $CONNS -m 4 -t 1 -D $DURATION http://127.0.0.1:${h2port[$name]}/ (h2c)"
+	grep -E "finished in|requests:|time for request" <<<"$out" || tail -5 <<<"$out"
+	awk -v name="$name" '/finished in/ { for (i = 1; i <= NF; i++) if ($i ~ /req\/s/) { gsub(/,/, "", $(i-1)); r = $(i-1) } }
+		/time for request:/ { m = $5 } END { printf "%s %s %s\n", name, r == "" ? "n/a" : r, m == "" ? "n/a" : m }' <<<"$out" >>"$tmp/h2"
+}
 
-	local r0 r1 mem
-	r0=$(rss_kb)
+idle_memory() {
+	local name=$1 r0 r1 ipid
+	r0=$(rss_kb "$name")
 	rm -f "$tmp/idle.ready"
-	taskset -c "$CLIENT_CPU" "$tmp/idleconns" -addr "127.0.0.1:$port" -n "$IDLE" -ready "$tmp/idle.ready" &
-	local ipid=$!
+	taskset -c "$CLIENT_CPU" "$tmp/idleconns" -addr "127.0.0.1:${port[$name]}" -n "$IDLE" -ready "$tmp/idle.ready" &
+	ipid=$!
 	for _ in $(seq 600); do [[ -s $tmp/idle.ready ]] && break; sleep 0.05; done
 	sleep 0.5
-	r1=$(rss_kb)
+	r1=$(rss_kb "$name")
 	kill "$ipid" 2>/dev/null || true
 	wait "$ipid" 2>/dev/null || true
-	mem=$(awk -v a="$r0" -v b="$r1" -v n="$IDLE" 'BEGIN { printf "%.1f", (b - a) * 1024 / n / 1024 }')
 	echo "== $name: RSS $r0 kB before, $r1 kB with $IDLE idle client connections"
-	printf '%s %s %s %s %s %s %s %s %s\n' "$name" "$rps" "$p99" "$errs" "$cpus" "$per_cpu" "${h2rps:-n/a}" "${h2mean:-n/a}" "$mem" >>"$results"
-	stop_proxy
-	echo
+	awk -v name="$name" -v a="$r0" -v b="$r1" -v n="$IDLE" 'BEGIN { printf "%s %.1f\n", name, (b - a) / n }' >>"$tmp/idle"
 }
 
 failover() {
 	local name=$1
-	start_proxy "$name"
-	taskset -c "$CLIENT_CPU" wrk -t2 -c "$CONNS" -d "${FAIL_DURATION}s" "http://127.0.0.1:$port/" >"$tmp/fail.out" &
+	taskset -c "$CLIENT_CPU" wrk -t2 -c "$CONNS" -d "${FAIL_DURATION}s" "http://127.0.0.1:${port[$name]}/" >"$tmp/fail.out" &
 	local wpid=$!
 	sleep 3
 	kill_target 2
 	wait "$wpid" || true
 	echo "== failover $name: wrk -t2 -c $CONNS -d ${FAIL_DURATION}s; target 2 killed (SIGKILL) at 3 s"
-	cat "$tmp/fail.out"
-	local errs
-	errs=$(awk '/Non-2xx/ {n += $NF} /Socket errors/ {gsub(/,/, ""); n += $4 + $6 + $8 + $10} END {print n + 0}' "$tmp/fail.out")
-	echo "failover $name errors=$errs" >>"$tmp/failover"
-	stop_proxy
+	grep -E "requests in|Requests/sec|Non-2xx|Socket errors" "$tmp/fail.out"
+	awk -v name="$name" '/Non-2xx/ { n += $NF } /Socket errors/ { gsub(/,/, ""); n += $4 + $6 + $8 + $10 } /requests in/ { t = $1 }
+		END { printf "failover %-12s %d errors of %d requests\n", name, n, t }' "$tmp/fail.out" >>"$tmp/failover"
 	start_target 2 "$T2"
+	# Let active checks see it again before the next proxy's run.
+	sleep 5
 	echo
 }
 
@@ -331,14 +336,34 @@ echo "haproxy $(haproxy -v | head -1 | awk '{print $3}'), $(nginx -v 2>&1 | cut 
 echo
 proxies=(haproxy switchboard nginx)
 [[ $HAVE_CADDY == 1 ]] && proxies+=(caddy)
-for p in "${proxies[@]}"; do measure "$p"; done
+for p in "${proxies[@]}"; do start_proxy "$p"; done
+for p in "${proxies[@]}"; do
+	taskset -c "$CLIENT_CPU" wrk -t1 -c "$CONNS" -d "${WARMUP}s" "http://127.0.0.1:${port[$p]}/" >/dev/null
+done
+for r in $(seq "$ROUNDS"); do
+	for p in "${proxies[@]}"; do wrk_window "$p" "$r"; done
+done
+: >"$tmp/h2"
+: >"$tmp/idle"
+for p in "${proxies[@]}"; do h2_window "$p"; done
+for p in "${proxies[@]}"; do idle_memory "$p"; done
 : >"$tmp/failover"
 for p in switchboard haproxy; do failover "$p"; done
+stop_all
 
-echo "== summary (ratios against haproxy in this run; p99 from wrk, h2 mean from h2load)"
+echo
+echo "== summary: median of $ROUNDS rounds; ratios against haproxy (p99 from wrk; h2 from one h2load run)"
+for p in "${proxies[@]}"; do
+	rps=$(awk -v p="$p" '$1 == p {print $2}' "$rounds" | median)
+	p99=$(awk -v p="$p" '$1 == p {print $3}' "$rounds" | median)
+	errs=$(awk -v p="$p" '$1 == p {n += $4} END {print n + 0}' "$rounds")
+	per=$(awk -v p="$p" '$1 == p && $5 > 0 {print $6 / $5}' "$rounds" | median)
+	echo "$p $rps $p99 $errs $per $(awk -v p="$p" '$1 == p {print $2, $3}' "$tmp/h2") $(awk -v p="$p" '$1 == p {print $2}' "$tmp/idle")"
+done >"$tmp/summary"
 awk '
-	NR == FNR { if ($1 == "haproxy") { hr = $2; hp = $3; hc = $6; hh = $7 } ; next }
-	FNR == 1 { printf "%-12s %10s %8s %9s %7s %8s %9s %10s %7s %9s %8s %9s\n", "proxy", "req/s", "ratio", "p99 ms", "ratio", "errors", "cpu s", "req/cpu-s", "ratio", "h2 req/s", "ratio", "KiB/idle" }
-	{ printf "%-12s %10.0f %8.2f %9.2f %7.2f %8d %9.2f %10s %7.2f %9s %8s %9s\n", $1, $2, $2 / hr, $3, $3 / hp, $4, $5, $6, ($6 + 0) / hc, $7, ($7 == "n/a" || hh == "n/a") ? "n/a" : sprintf("%.2f", $7 / hh), $9 }
-' "$results" "$results"
+	NR == FNR { if ($1 == "haproxy") { hr = $2; hp = $3; hc = $5; hh = $6 }; next }
+	FNR == 1 { printf "%-12s %9s %6s %9s %6s %7s %10s %6s %9s %6s %11s %9s\n", "proxy", "req/s", "ratio", "p99 ms", "ratio", "errors", "req/cpu-s", "ratio", "h2 req/s", "ratio", "h2 mean", "KiB/idle" }
+	{ printf "%-12s %9.0f %6.2f %9.2f %6.2f %7d %10.0f %6.2f %9s %6s %11s %9s\n", $1, $2, $2 / hr, $3, $3 / hp, $4, $5, $5 / hc, $6,
+		($6 == "n/a" || hh == "n/a") ? "n/a" : sprintf("%.2f", $6 / hh), $7, $8 }
+' "$tmp/summary" "$tmp/summary"
 cat "$tmp/failover"

@@ -53,10 +53,10 @@ func usesFastPath(out *http.Request, g *group, upgrade string) bool {
 	return !g.grpc && upgrade == "" && idempotent(out.Method) && (out.Body == nil || out.Body == http.NoBody)
 }
 
-func (b *backend) getConn(ctx context.Context) (*h1conn, error) {
+func (b *backend) getConn(ctx context.Context, fresh bool) (*h1conn, error) {
 	p := &b.h1
 	p.mu.Lock()
-	if n := len(p.idle); n > 0 {
+	if n := len(p.idle); n > 0 && !fresh {
 		c := p.idle[n-1]
 		p.idle[n-1] = nil
 		p.idle = p.idle[:n-1]
@@ -67,6 +67,8 @@ func (b *backend) getConn(ctx context.Context) (*h1conn, error) {
 	p.mu.Unlock()
 	nc, err := b.dialer.DialContext(ctx, "tcp", b.hostport)
 	if err != nil {
+		// The target is not there: its pooled connections are as dead.
+		b.closeIdle(time.Time{}, true)
 		return nil, err
 	}
 	c := &h1conn{c: nc, bw: bufio.NewWriterSize(nc, 4<<10)}
@@ -119,10 +121,13 @@ var errUnexpectedSwitch = errors.New("httpproxy: target switched protocols unask
 
 // roundTripH1 sends out on a pooled connection and reads the answer's
 // header. A failure on a reused connection before any answer byte (the
-// target closed it while idle) is tried once more on a new connection.
+// target closed it while idle, or went away) is tried once more on a new
+// connection; if that cannot connect, the dial error lets the caller retry
+// on another target. Only idempotent requests come here, so sending one
+// twice is allowed.
 func (b *backend) roundTripH1(out *http.Request, timeout time.Duration) (*http.Response, error) {
 	for attempt := 0; ; attempt++ {
-		c, err := b.getConn(out.Context())
+		c, err := b.getConn(out.Context(), attempt > 0)
 		if err != nil {
 			return nil, err
 		}

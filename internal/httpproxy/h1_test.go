@@ -53,3 +53,52 @@ func TestFastPathInformational(t *testing.T) {
 		}
 	}
 }
+
+// TestFastPathTargetDiesInFlight: an idempotent request in flight on a
+// kept-alive connection to a target that dies is sent again, to another
+// target, and the client sees no error.
+func TestFastPathTargetDiesInFlight(t *testing.T) {
+	release := make(chan struct{})
+	defer close(release)
+	held := make(chan struct{}, 4)
+	a := newBackend(t, "a", func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/hold" {
+			held <- struct{}{}
+			<-release
+		}
+		io.WriteString(w, "a")
+	})
+	b := newBackend(t, "b", nil)
+	e := newEnv(t, "", func(st *model.State) { st.TargetGroups[0].Targets = []model.Target{a.target("a"), b.target("a")} })
+	e.spread(4) // a pooled connection to each
+	type result struct {
+		status int
+		body   string
+	}
+	got := make(chan result, 4)
+	send := func() {
+		resp, err := e.cli.Get(e.url("/hold"))
+		if err != nil {
+			got <- result{0, err.Error()}
+			return
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		got <- result{resp.StatusCode, string(body)}
+	}
+	go send()
+	select {
+	case <-held:
+	case r := <-got: // went to b: the next one goes to a
+		if r.status != 200 {
+			t.Fatalf("GET /hold = %v", r)
+		}
+		go send()
+		<-held
+	}
+	a.srv.Listener.Close()
+	a.srv.CloseClientConnections()
+	if r := <-got; r.status != 200 || r.body != "b" {
+		t.Errorf("request in flight on a target that died = %d %q, want 200 from b", r.status, r.body)
+	}
+}
