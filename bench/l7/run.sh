@@ -296,7 +296,7 @@ h2_window() {
 	echo "== $name: h2load -c $CONNS -m 4 -t 1 -D $DURATION http://127.0.0.1:${h2port[$name]}/ (h2c)"
 	grep -E "finished in|requests:|time for request" <<<"$out" || tail -5 <<<"$out"
 	awk -v name="$name" '/finished in/ { for (i = 1; i <= NF; i++) if ($i ~ /req\/s/) { gsub(/,/, "", $(i-1)); r = $(i-1) } }
-		/time for request:/ { m = $5 } END { printf "%s %s %s\n", name, r == "" ? "n/a" : r, m == "" ? "n/a" : m }' <<<"$out" >>"$tmp/h2"
+		/time for request:/ { m = $6 } END { printf "%s %s %s\n", name, r == "" ? "n/a" : r, m == "" ? "n/a" : m }' <<<"$out" >>"$tmp/h2"
 }
 
 idle_memory() {
