@@ -34,7 +34,14 @@
 // the fault is ours and what to try, in JSON when the client accepts JSON
 // and in HTML otherwise. A request whose connection failed before any byte
 // was sent is retried once on another target when it is idempotent (GET,
-// HEAD, OPTIONS, TRACE, PUT, DELETE) and has no body.
+// HEAD, OPTIONS, TRACE, PUT, DELETE) and has no body; so is a bodiless
+// idempotent request whose kept-alive connection broke before any answer
+// byte when a new connection to its target is refused (the target died
+// with it in flight). Client errors: 400 for what is not HTTP, 431 for a
+// header over Config.MaxHeaderBytes, 413 for a declared body over
+// Config.MaxBodyBytes (no limit by default, as ALB). A client that is too
+// slow to send its header is disconnected without a 408: net/http closes
+// such connections silently.
 //
 // # Stickiness
 //

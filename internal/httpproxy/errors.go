@@ -16,13 +16,16 @@ var errorText = map[int][2]string{
 		"No server behind this address can take requests right now. The fault is on our side and we route around it automatically. Please try again in a minute."},
 	http.StatusGatewayTimeout: {"Gateway timeout",
 		"The service behind this address did not answer in time. The fault is on our side. Please try again; if the request changes data, check first whether it took effect."},
+	http.StatusRequestEntityTooLarge: {"Request too large",
+		"The request body is longer than this address accepts. Send a smaller body, or split it into several requests."},
 }
 
 // grpcCodes maps our statuses to gRPC codes for gRPC clients.
 var grpcCodes = map[int]string{
-	http.StatusBadGateway:         "14", // UNAVAILABLE
-	http.StatusServiceUnavailable: "14",
-	http.StatusGatewayTimeout:     "4", // DEADLINE_EXCEEDED
+	http.StatusBadGateway:            "14", // UNAVAILABLE
+	http.StatusServiceUnavailable:    "14",
+	http.StatusGatewayTimeout:        "4", // DEADLINE_EXCEEDED
+	http.StatusRequestEntityTooLarge: "8", // RESOURCE_EXHAUSTED
 }
 
 // writeError answers with a proxy error page, in JSON when the client

@@ -2,6 +2,7 @@ package httpproxy
 
 import (
 	"encoding/json"
+	"strconv"
 	"net"
 	"net/http"
 	"strings"
@@ -159,5 +160,38 @@ func TestRetry(t *testing.T) {
 	}
 	if failed != 2 || resets() != 2 || live.Hits()-before != 2 {
 		t.Errorf("GET after bytes were sent: %d of 4 failed, %d reached the resetting target, %d the live one; want 2, 2, 2 (no retry)", failed, resets(), live.Hits()-before)
+	}
+}
+
+// TestClientErrors: 413 for a body over the limit, 431 for an oversized
+// header, 400 for a request that is not HTTP; none reaches the target.
+func TestClientErrors(t *testing.T) {
+	b := newBackend(t, "a", nil)
+	e := newEnv(t, "", func(st *model.State) { st.TargetGroups[0].Targets = []model.Target{b.target("a")} })
+	e.p.cfg.MaxBodyBytes = 1000
+	req, _ := http.NewRequest("POST", e.url("/"), strings.NewReader(strings.Repeat("x", 2000)))
+	if resp, body := e.do(req); resp.StatusCode != 413 || !strings.Contains(body, "too large") {
+		t.Errorf("POST of 2000 bytes over a limit of 1000 = %d %q, want 413", resp.StatusCode, body)
+	}
+	req, _ = http.NewRequest("POST", e.url("/"), strings.NewReader("small"))
+	if resp, _ := e.do(req); resp.StatusCode != 200 {
+		t.Errorf("POST under the limit = %d, want 200", resp.StatusCode)
+	}
+	if resp, _ := e.get("/", "X-Big", strings.Repeat("y", 128<<10)); resp.StatusCode != 431 {
+		t.Errorf("128 KiB header = %d, want 431", resp.StatusCode)
+	}
+	c, err := net.Dial("tcp", "127.0.0.1:"+strconv.Itoa(e.port))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.Write([]byte("NOT HTTP AT ALL\r\n\r\n"))
+	buf := make([]byte, 64)
+	n, _ := c.Read(buf)
+	if !strings.HasPrefix(string(buf[:n]), "HTTP/1.1 400") {
+		t.Errorf("garbage request answered %q, want 400", buf[:n])
+	}
+	if b.Hits() != 1 {
+		t.Errorf("target saw %d requests, want only the small POST", b.Hits())
 	}
 }

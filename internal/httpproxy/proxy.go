@@ -49,6 +49,9 @@ type Config struct {
 	// MaxHeaderBytes bounds a request's header; larger ones get 431.
 	// Default 64 KiB.
 	MaxHeaderBytes int
+	// MaxBodyBytes refuses requests that declare a longer body with 413,
+	// before anything reaches a target. 0 (the default, as ALB): no limit.
+	MaxBodyBytes int64
 	// ReadHeaderTimeout bounds reading a request's header. Default 30s.
 	ReadHeaderTimeout time.Duration
 	// MaxIdlePerTarget is the number of idle keep-alive connections kept

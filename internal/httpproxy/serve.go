@@ -30,6 +30,8 @@ func (l *listener) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	ru := tab.match(r, hostOnly(r.Host), src)
 	ex := exchange{tab: tab, rule: ru, start: start, status: 0}
 	switch {
+	case l.p.cfg.MaxBodyBytes > 0 && r.ContentLength > l.p.cfg.MaxBodyBytes:
+		ex.status = writeError(w, r, http.StatusRequestEntityTooLarge, "")
 	case ru.fixed != nil:
 		f := ru.fixed
 		h := w.Header()
