@@ -2,9 +2,9 @@ package httpproxy
 
 import (
 	"encoding/json"
-	"strconv"
 	"net"
 	"net/http"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
