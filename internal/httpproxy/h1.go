@@ -32,7 +32,6 @@ type h1conn struct {
 	n     int64 // bytes read from c in this exchange, to tell "no answer at all" from a broken one
 	idle  time.Time
 	reuse bool
-	body  h1body // the current answer's body
 }
 
 func (c *h1conn) Read(p []byte) (int, error) {
@@ -174,8 +173,9 @@ func (b *backend) exchangeH1(c *h1conn, out *http.Request, timeout time.Duration
 	if timeout > 0 {
 		c.c.SetReadDeadline(time.Time{})
 	}
-	c.body = h1body{rc: resp.Body, c: c, b: b, keep: !resp.Close && !out.Close}
-	resp.Body = &c.body
+	// A body of its own (not one kept in c): once it hands c back to the
+	// pool, a late Close of this body must not touch the next request's.
+	resp.Body = &h1body{rc: resp.Body, c: c, b: b, keep: !resp.Close && !out.Close}
 	return resp, nil
 }
 

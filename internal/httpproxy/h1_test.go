@@ -3,6 +3,8 @@ package httpproxy
 import (
 	"io"
 	"net/http"
+	"strconv"
+	"sync"
 	"testing"
 
 	"github.com/switchboard/switchboard/internal/model"
@@ -100,5 +102,38 @@ func TestFastPathTargetDiesInFlight(t *testing.T) {
 	a.srv.CloseClientConnections()
 	if r := <-got; r.status != 200 || r.body != "b" {
 		t.Errorf("request in flight on a target that died = %d %q, want 200 from b", r.status, r.body)
+	}
+}
+
+// TestFastPathConcurrentReuse: many clients at once on few pooled
+// connections; every answer is whole and the right one (a body closed late
+// must not close a connection another request took from the pool).
+func TestFastPathConcurrentReuse(t *testing.T) {
+	b := newBackend(t, "a", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, r.URL.Path) })
+	e := newEnv(t, "", func(st *model.State) { st.TargetGroups[0].Targets = []model.Target{b.target("a")} })
+	e.p.cfg.MaxIdlePerTarget = 2
+	var wg sync.WaitGroup
+	errs := make(chan string, 1000)
+	for i := range 8 {
+		wg.Go(func() {
+			for j := range 50 {
+				path := "/" + strconv.Itoa(i) + "/" + strconv.Itoa(j)
+				resp, err := e.cli.Get(e.url(path))
+				if err != nil {
+					errs <- err.Error()
+					continue
+				}
+				body, _ := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				if resp.StatusCode != 200 || string(body) != path {
+					errs <- resp.Status + " " + string(body) + " for " + path
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for e := range errs {
+		t.Error(e)
 	}
 }
