@@ -124,3 +124,103 @@ load_balancers:
 		t.Errorf("Run = %v", err)
 	}
 }
+
+// TestHTTPProxyPassiveEjection: when a target stops accepting, the first
+// refused connection ejects it through the health engine: the request is
+// retried on the other target, and the next view no longer routes to it.
+func TestHTTPProxyPassiveEjection(t *testing.T) {
+	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
+	newTarget := func(name string) *httptest.Server {
+		return httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, name) }))
+	}
+	a, b := newTarget("a"), newTarget("b")
+	defer a.Close()
+	defer b.Close()
+	ap, bp := a.Listener.Addr().(*net.TCPAddr).Port, b.Listener.Addr().(*net.TCPAddr).Port
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := ln.Addr().(*net.TCPAddr).Port
+	ln.Close()
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "c.yaml")
+	conf := fmt.Sprintf(`server:
+  admin: { listen: "127.0.0.1:0" }
+  shutdown_timeout: 2s
+zones: [{ name: a }]
+target_groups:
+  - name: web
+    protocol: http
+    port: 80
+    health_check: { path: /, interval: 60s }
+    targets:
+      - { address: 127.0.0.1, port: %d, zone: a }
+      - { address: 127.0.0.1, port: %d, zone: a }
+load_balancers:
+  - name: lb
+    nodes: [{ zone: a, addresses: [127.0.0.1] }]
+    listeners:
+      - protocol: http
+        address: 127.0.0.1
+        port: %d
+        default_action: { forward: { target_groups: [{ name: web }] } }
+`, ap, bp, port)
+	if err := os.WriteFile(cfg, []byte(conf), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	srv, err := New(Config{ConfigPath: cfg, DataDir: filepath.Join(dir, "data"), WatchInterval: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- srv.Run(ctx) }()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Run = %v", err)
+		}
+	}()
+	tr := &http.Transport{}
+	defer tr.CloseIdleConnections()
+	cli := &http.Client{Transport: tr, Timeout: 10 * time.Second}
+	get := func() (int, string) {
+		resp, err := cli.Get(fmt.Sprintf("http://127.0.0.1:%d/", port))
+		if err != nil {
+			return 0, err.Error()
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(body)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for seen := map[string]bool{}; !seen["a"] || !seen["b"]; {
+		if _, body := get(); body == "a" || body == "b" {
+			seen[body] = true
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("both targets never answered through the listener")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	a.Listener.Close()
+	a.CloseClientConnections()
+	for i := range 10 {
+		if status, body := get(); status != 200 || body != "b" {
+			t.Errorf("GET #%d after target a stopped = %d %q, want 200 from b", i, status, body)
+		}
+	}
+	// Active checks run every 60 s: only the passive signal can take a out.
+	for {
+		v := srv.Views().Load()
+		rs, _ := v.TargetGroups["web"].RoutableFrom("a")
+		if len(rs) == 1 && int(rs[0].Addr.Port()) == bp {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("target a still routable after refused connections: %v", rs)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
