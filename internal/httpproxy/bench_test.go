@@ -2,6 +2,7 @@ package httpproxy
 
 import (
 	"bytes"
+	"context"
 	"io"
 	"net"
 	"net/http"
@@ -128,6 +129,21 @@ func benchEnv(b testing.TB) *env {
 // and target allocate nothing, so allocs/op is the proxy's.
 func BenchmarkProxyRequest(b *testing.B) {
 	e := benchEnv(b)
+	rc := newRawClient(b, "127.0.0.1:"+strconv.Itoa(e.port), "/index.html")
+	rc.do(b)
+	b.ReportAllocs()
+	for b.Loop() {
+		rc.do(b)
+	}
+}
+
+// BenchmarkProxyRequestNetHTTP is the same without the client fast path:
+// net/http's server reads the request.
+func BenchmarkProxyRequestNetHTTP(b *testing.B) {
+	e := benchEnv(b)
+	e.p.Shutdown(context.Background())
+	e.p = New(Config{NoFastPath: true})
+	e.apply()
 	rc := newRawClient(b, "127.0.0.1:"+strconv.Itoa(e.port), "/index.html")
 	rc.do(b)
 	b.ReportAllocs()

@@ -57,6 +57,9 @@ type Config struct {
 	// MaxIdlePerTarget is the number of idle keep-alive connections kept
 	// per target. Default 512.
 	MaxIdlePerTarget int
+	// NoFastPath serves plain listeners with net/http alone, without the
+	// fast path for bodiless HTTP/1.1 requests (fastserve.go).
+	NoFastPath bool
 	// Now returns the time for slow start and draining. Default time.Now.
 	Now func() time.Time
 }
@@ -125,6 +128,8 @@ type listener struct {
 	https bool
 	srv   *http.Server
 	ln    net.Listener
+
+	fast  *fastServer // plain listeners: the fast path in front of srv
 
 	tab   atomic.Pointer[table]
 	certs atomic.Pointer[certstore.Set]
@@ -207,7 +212,9 @@ func (p *Proxy) applyListener(lb string, ml *model.Listener, groups map[string]*
 		// The port changes protocol: the old server must let go of it
 		// before the new one binds, so its requests are cut short.
 		delete(p.listeners, key)
-		l.srv.Close()
+		ctx, cancel := context.WithCancel(context.Background())
+		cancel()
+		l.close(ctx)
 		l = nil
 	}
 	if l != nil && l.seen {
@@ -275,11 +282,19 @@ func (p *Proxy) startListener(key string, https bool, ml *model.Listener) (*list
 			CipherSuites: certstore.CipherSuites(),
 		}
 	}
+	if !https && !p.cfg.NoFastPath {
+		l.fast = newFastServer(l, ln)
+		l.fast.wg.Add(1)
+		go l.fast.serve() // owned by l.fast: its shutdown waits for it
+	}
 	p.wg.Go(func() {
 		var err error
-		if https {
+		switch {
+		case https:
 			err = l.srv.ServeTLS(ln, "", "")
-		} else {
+		case l.fast != nil:
+			err = l.srv.Serve(l.fast.handoff)
+		default:
 			err = l.srv.Serve(ln)
 		}
 		if err != nil && !errors.Is(err, http.ErrServerClosed) {
@@ -306,11 +321,15 @@ const retireTimeout = 5 * time.Minute
 
 // close stops accepting and waits for in-flight requests until ctx ends.
 func (l *listener) close(ctx context.Context) error {
+	var ferr error
+	if l.fast != nil {
+		ferr = l.fast.shutdown(ctx)
+	}
 	err := l.srv.Shutdown(ctx)
 	if err != nil {
 		l.srv.Close()
 	}
-	return err
+	return errors.Join(ferr, err)
 }
 
 // Refresh advances time-driven work: slow-start ramps, closing the pools

@@ -23,9 +23,13 @@ import (
 
 // ServeHTTP routes one request by the listener's current table.
 func (l *listener) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	l.serve(w, r, clientConn(r))
+}
+
+// serve routes r from the client connection ci.
+func (l *listener) serve(w http.ResponseWriter, r *http.Request, ci *connInfo) {
 	start := time.Now()
 	tab := l.tab.Load()
-	ci := clientConn(r)
 	src := ci.addr
 	ru := tab.match(r, hostOnly(r.Host), src)
 	ex := exchange{tab: tab, rule: ru, start: start, status: 0}
@@ -93,12 +97,16 @@ type connInfoKey struct{}
 
 // withConnInfo is the listener's ConnContext.
 func withConnInfo(ctx context.Context, c net.Conn) context.Context {
+	return context.WithValue(ctx, connInfoKey{}, newConnInfo(c))
+}
+
+func newConnInfo(c net.Conn) *connInfo {
 	ci := &connInfo{}
 	if ap, err := netip.ParseAddrPort(c.RemoteAddr().String()); err == nil {
 		ci.addr = ap.Addr().Unmap()
 		ci.xff = []string{ci.addr.String()}
 	}
-	return context.WithValue(ctx, connInfoKey{}, ci)
+	return ci
 }
 
 // clientConn returns r's connection info.
