@@ -129,7 +129,7 @@ type listener struct {
 	srv   *http.Server
 	ln    net.Listener
 
-	fast  *fastServer // plain listeners: the fast path in front of srv
+	fast *fastServer // plain listeners: the fast path in front of srv
 
 	tab   atomic.Pointer[table]
 	certs atomic.Pointer[certstore.Set]
