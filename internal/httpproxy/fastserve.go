@@ -141,12 +141,11 @@ func (fc *fastConn) serve() {
 		fs.wg.Done()
 	}()
 	br := bufio.NewReaderSize(fc.c, fastHeadMax)
-	bw := bufio.NewWriterSize(fc.c, 8<<10)
 	ci := newConnInfo(fc.c)
 	u := new(url.URL)
 	h := make(http.Header, 16)
 	r := new(http.Request)
-	w := &fastWriter{bw: bw, h: make(http.Header, 16)}
+	w := &fastWriter{h: make(http.Header, 16)}
 	idle := fs.l.p.cfg.ReadHeaderTimeout
 	if it := fs.l.srv.IdleTimeout; it > 0 {
 		idle = it
@@ -175,17 +174,26 @@ func (fc *fastConn) serve() {
 		}
 		fc.c.SetReadDeadline(time.Time{})
 		r.RemoteAddr = fc.c.RemoteAddr().String()
+		// The write buffer is the connection's only while it answers: an
+		// idle connection holds just its read buffer.
+		bw := writerPool.Get().(*bufio.Writer)
+		bw.Reset(fc.c)
+		w.bw = bw
 		w.reset(r)
 		fs.l.serve(w, r, ci)
 		w.finish()
-		if _, err := br.Discard(len(head)); err != nil {
-			return
-		}
-		if err := bw.Flush(); err != nil || w.closeAfter {
+		_, derr := br.Discard(len(head))
+		ferr := bw.Flush()
+		bw.Reset(nil)
+		writerPool.Put(bw)
+		w.bw = nil
+		if derr != nil || ferr != nil || w.closeAfter {
 			return
 		}
 	}
 }
+
+var writerPool = sync.Pool{New: func() any { return bufio.NewWriterSize(nil, 8<<10) }}
 
 // readHead returns the request head (through the blank line) from br
 // without consuming it; errFallback when it does not fit or does not
@@ -207,7 +215,13 @@ func readHead(br *bufio.Reader) ([]byte, error) {
 			return nil, errFallback // the h2c preface
 		}
 		if i := bytes.Index(buf, []byte("\r\n\r\n")); i >= 0 {
+			if bytes.Contains(buf[:i], []byte("\n\n")) {
+				return nil, errFallback // bare LF line ends
+			}
 			return buf[:i+4], nil
+		}
+		if bytes.Contains(buf, []byte("\n\n")) {
+			return nil, errFallback // bare LF line ends, which net/http accepts
 		}
 		if len(buf) >= br.Size() {
 			return nil, errFallback

@@ -5,6 +5,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"testing"
@@ -88,6 +89,13 @@ func TestFastServer(t *testing.T) {
 			t.Errorf("GET after the hand-off = %q", body)
 		}
 	})
+	t.Run("bare-LF", func(t *testing.T) {
+		c, br := dial()
+		io.WriteString(c, "GET /lf HTTP/1.1\nHost: x\n\n")
+		if _, body := read(br, "GET"); body != "GET /lf " {
+			t.Errorf("request with bare LF line ends = %q", body)
+		}
+	})
 	t.Run("escaped-target", func(t *testing.T) {
 		c, br := dial()
 		io.WriteString(c, "GET /a%20b?x=%41 HTTP/1.1\r\nHost: x\r\n\r\n")
@@ -123,4 +131,45 @@ func TestFastServer(t *testing.T) {
 	if b.Hits()-before != 2 {
 		t.Errorf("target saw %d requests for HEAD and GET, want 2", b.Hits()-before)
 	}
+}
+
+// FuzzParseRequest: whatever the fast path's parser accepts, net/http
+// accepts too and reads alike (method, target, host, every header); the
+// fast path must never be more lenient than net/http.
+func FuzzParseRequest(f *testing.F) {
+	for _, s := range []string{
+		"GET / HTTP/1.1\r\nHost: x\r\n\r\n",
+		"GET /a?b=c HTTP/1.1\r\nhost: x\r\nx-a: 1\r\nX-A: 2\r\nCookie: a=b; c=d\r\n\r\n",
+		"HEAD /x HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+		"GET / HTTP/1.1\r\nHost: x\r\nX: \t v \t\r\n\r\n",
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		head, err := readHead(bufio.NewReaderSize(strings.NewReader(s), fastHeadMax))
+		if err != nil {
+			return
+		}
+		var r http.Request
+		var u url.URL
+		h := http.Header{}
+		if parseRequest(head, &r, &u, h) != nil {
+			return
+		}
+		want, err := http.ReadRequest(bufio.NewReader(strings.NewReader(string(head))))
+		if err != nil {
+			t.Fatalf("fast path accepted %q; net/http refused it: %v", head, err)
+		}
+		if r.Method != want.Method || r.RequestURI != want.RequestURI || r.Host != want.Host || r.URL.Path != want.URL.Path || r.URL.RawQuery != want.URL.RawQuery {
+			t.Fatalf("%q: fast path read %s %s host %q, net/http %s %s host %q", head, r.Method, r.RequestURI, r.Host, want.Method, want.RequestURI, want.Host)
+		}
+		if len(h) != len(want.Header) {
+			t.Fatalf("%q: fast path headers %v, net/http %v", head, h, want.Header)
+		}
+		for k, v := range want.Header {
+			if strings.Join(h[k], "\x00") != strings.Join(v, "\x00") {
+				t.Fatalf("%q: header %s = %q, net/http %q", head, k, h[k], v)
+			}
+		}
+	})
 }
