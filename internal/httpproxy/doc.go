@@ -19,7 +19,11 @@
 // Targets get HTTP/1.1 with pooled keep-alive connections, one pool per
 // target, or HTTP/2 without TLS (h2c) for grpc target groups; clients may
 // speak HTTP/1.1, HTTP/2 over TLS (ALPN), or h2c with prior knowledge on
-// plain listeners. WebSocket and other upgrades are passed through. The
+// plain listeners. The common request, HTTP/1.1 without a body, takes a
+// fast path at both ends: on plain listeners our own loop parses it in
+// place (fastserve.go), and an idempotent one goes to an HTTP/1.1 target
+// on a connection the request goroutine drives itself (h1.go). Everything
+// else goes through net/http's server and http.Transport. WebSocket and other upgrades are passed through. The
 // proxy adds X-Forwarded-For (appended), X-Forwarded-Proto and
 // X-Forwarded-Port, strips hop-by-hop headers, and keeps a client's
 // X-Request-Id when it is sane (1–128 visible ASCII characters) or makes

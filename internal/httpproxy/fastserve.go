@@ -81,7 +81,9 @@ func (fs *fastServer) serve() {
 }
 
 // shutdown stops accepting, closes idle connections, and waits for the
-// others to finish their request until ctx ends, then closes them.
+// others to finish their request until ctx ends. Then it closes them all
+// and returns without waiting further: a request still waiting for its
+// target ends within the listener's request_timeout.
 func (fs *fastServer) shutdown(ctx context.Context) error {
 	fs.mu.Lock()
 	fs.closing = true
@@ -99,8 +101,12 @@ func (fs *fastServer) shutdown(ctx context.Context) error {
 		}
 		n := len(fs.conns)
 		fs.mu.Unlock()
-		if n == 0 {
-			break
+		switch {
+		case n == 0:
+			fs.wg.Wait() // the accept loop
+			return err
+		case err != nil:
+			return err
 		}
 		select {
 		case <-ctx.Done():
@@ -108,8 +114,6 @@ func (fs *fastServer) shutdown(ctx context.Context) error {
 		case <-tick.C:
 		}
 	}
-	fs.wg.Wait()
-	return err
 }
 
 func (fs *fastServer) forget(fc *fastConn) {

@@ -2,6 +2,8 @@ package httpproxy
 
 import (
 	"bufio"
+	"context"
+	"errors"
 	"io"
 	"net"
 	"net/http"
@@ -9,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/switchboard/switchboard/internal/model"
 )
@@ -172,4 +175,32 @@ func FuzzParseRequest(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestShutdownCutsOff: Shutdown waits for a request in flight only until
+// its context ends, then closes the client's connection and returns.
+func TestShutdownCutsOff(t *testing.T) {
+	release := make(chan struct{})
+	b := newBackend(t, "a", func(w http.ResponseWriter, r *http.Request) { <-release })
+	defer close(release)
+	e := newEnv(t, "", func(st *model.State) { st.TargetGroups[0].Targets = []model.Target{b.target("a")} })
+	c, err := net.Dial("tcp", "127.0.0.1:"+strconv.Itoa(e.port))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	io.WriteString(c, "GET /stuck HTTP/1.1\r\nHost: x\r\n\r\n")
+	waitFor(t, func() bool { return b.Hits() == 1 })
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	if err := e.p.Shutdown(ctx); !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("Shutdown with a stuck request = %v, want the deadline", err)
+	}
+	if d := time.Since(start); d > 2*time.Second {
+		t.Errorf("Shutdown took %v, want about 100ms", d)
+	}
+	if _, err := c.Read(make([]byte, 1)); err == nil {
+		t.Error("the client's connection is still open after Shutdown")
+	}
 }
