@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/textproto"
@@ -127,6 +128,7 @@ type fastConn struct {
 	fs   *fastServer
 	c    net.Conn
 	idle atomic.Bool // waiting for a request: Shutdown may close it
+	src  connSource  // used by the connection's goroutine only
 }
 
 var errFallback = errors.New("httpproxy: request for net/http")
@@ -144,8 +146,20 @@ func (fc *fastConn) serve() {
 		fs.forget(fc)
 		fs.wg.Done()
 	}()
-	br := bufio.NewReaderSize(fc.c, fastHeadMax)
+	// An idle connection holds no read buffer: it waits with a read into
+	// fc.src.first (1 KiB, most requests whole), and takes a buffer from the
+	// pool once bytes arrive; the buffer goes back when a request leaves
+	// nothing after it.
+	fc.src.c = fc.c
+	var br *bufio.Reader
+	defer func() {
+		if br != nil && !handedOff {
+			br.Reset(nil)
+			readerPool.Put(br)
+		}
+	}()
 	ci := newConnInfo(fc.c)
+	remote := fc.c.RemoteAddr().String()
 	u := new(url.URL)
 	h := make(http.Header, 16)
 	r := new(http.Request)
@@ -163,6 +177,13 @@ func (fc *fastConn) serve() {
 			return
 		}
 		fc.c.SetReadDeadline(time.Now().Add(idle))
+		if br == nil {
+			if err := fc.src.wait(); err != nil {
+				return // the client closed, or was idle too long
+			}
+			br = readerPool.Get().(*bufio.Reader)
+			br.Reset(&fc.src)
+		}
 		head, err := readHead(br)
 		fc.idle.Store(false)
 		if err == nil {
@@ -170,16 +191,15 @@ func (fc *fastConn) serve() {
 		}
 		if errors.Is(err, errFallback) {
 			fc.c.SetReadDeadline(time.Time{})
-			handedOff = fs.handoff.give(&prefixConn{Conn: fc.c, r: br})
+			handedOff = fs.handoff.give(&prefixConn{Conn: fc.c, r: br, src: &fc.src})
 			return
 		}
 		if err != nil {
 			return // the client closed, or was idle too long
 		}
 		fc.c.SetReadDeadline(time.Time{})
-		r.RemoteAddr = fc.c.RemoteAddr().String()
-		// The write buffer is the connection's only while it answers: an
-		// idle connection holds just its read buffer.
+		r.RemoteAddr = remote
+		// The write buffer is the connection's only while it answers.
 		bw := writerPool.Get().(*bufio.Writer)
 		bw.Reset(fc.c)
 		w.bw = bw
@@ -194,8 +214,48 @@ func (fc *fastConn) serve() {
 		if derr != nil || ferr != nil || w.closeAfter {
 			return
 		}
+		if br.Buffered() == 0 && !fc.src.pending() {
+			br.Reset(nil)
+			readerPool.Put(br)
+			br = nil
+		}
 	}
 }
+
+// connSource is what a fast connection's read buffer reads from: first
+// the bytes an idle wait received, then the connection.
+type connSource struct {
+	c     net.Conn
+	first [1 << 10]byte
+	off   int
+	n     int
+}
+
+// wait blocks until the client sends something.
+func (s *connSource) wait() error {
+	n, err := s.c.Read(s.first[:])
+	if n == 0 {
+		if err == nil {
+			err = io.ErrNoProgress
+		}
+		return err
+	}
+	s.off, s.n = 0, n
+	return nil
+}
+
+func (s *connSource) pending() bool { return s.off < s.n }
+
+func (s *connSource) Read(p []byte) (int, error) {
+	if s.off < s.n {
+		k := copy(p, s.first[s.off:s.n])
+		s.off += k
+		return k, nil
+	}
+	return s.c.Read(p)
+}
+
+var readerPool = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, fastHeadMax) }}
 
 var writerPool = sync.Pool{New: func() any { return bufio.NewWriterSize(nil, 8<<10) }}
 
@@ -475,10 +535,12 @@ func (w *fastWriter) finish() {
 	}
 }
 
-// prefixConn is a connection whose first bytes were already read into r.
+// prefixConn is a connection whose first bytes were already read into r;
+// src is what r read from (the connection, after bytes of its own).
 type prefixConn struct {
 	net.Conn
-	r *bufio.Reader
+	r   *bufio.Reader
+	src io.Reader
 }
 
 func (c *prefixConn) Read(p []byte) (int, error) {
@@ -488,7 +550,7 @@ func (c *prefixConn) Read(p []byte) (int, error) {
 		}
 		c.r = nil
 	}
-	return c.Conn.Read(p)
+	return c.src.Read(p)
 }
 
 // CloseWrite half-closes the connection, as net/http does before closing

@@ -92,6 +92,15 @@ func TestFastServer(t *testing.T) {
 			t.Errorf("GET after the hand-off = %q", body)
 		}
 	})
+	t.Run("long-heads", func(t *testing.T) {
+		c, br := dial()
+		for _, n := range []int{1000, 3000, 7000, 20000} { // around the idle read (1 KiB) and the buffer (8 KiB)
+			io.WriteString(c, "GET /long"+strconv.Itoa(n)+" HTTP/1.1\r\nHost: x\r\nX-Pad: "+strings.Repeat("p", n)+"\r\n\r\n")
+			if _, body := read(br, "GET"); body != "GET /long"+strconv.Itoa(n)+" " {
+				t.Errorf("request with a %d-byte header = %q", n, body)
+			}
+		}
+	})
 	t.Run("bare-LF", func(t *testing.T) {
 		c, br := dial()
 		io.WriteString(c, "GET /lf HTTP/1.1\nHost: x\n\n")
