@@ -8,10 +8,11 @@ import (
 )
 
 // runHTTPProxy serves the http and https listeners of every published view
-// until stop or ctx ends, reporting live traffic to the health engine, then
-// lets in-flight requests finish within the shutdown timeout. stop is the
-// process's own context, so draining starts as soon as shutdown does.
-func (s *Server) runHTTPProxy(stop, ctx context.Context) error {
+// until ctx ends or stop closes, reporting live traffic to the health
+// engine, then lets in-flight requests finish within the shutdown timeout.
+// stop is the process's own Done channel, so draining starts as soon as
+// shutdown does, not after the admin listener's.
+func (s *Server) runHTTPProxy(ctx context.Context, stop <-chan struct{}) error {
 	s.mu.Lock()
 	settings := s.settings
 	s.mu.Unlock()
@@ -32,7 +33,7 @@ func (s *Server) runHTTPProxy(stop, ctx context.Context) error {
 			}
 		case now := <-tick.C:
 			p.Refresh(now)
-		case <-stop.Done():
+		case <-stop:
 			done = true
 		case <-ctx.Done():
 			done = true

@@ -157,7 +157,7 @@ func (s *Server) Run(ctx context.Context) error {
 		g.Go(func() error { return dns.Run(gctx) })
 	}
 	g.Go(func() error { return s.buildViews(gctx, st) })
-	g.Go(func() error { return s.runHTTPProxy(ctx, gctx) })
+	g.Go(func() error { return s.runHTTPProxy(gctx, ctx.Done()) })
 	g.Go(func() error { return s.watchFile(gctx, st) })
 	g.Go(func() error {
 		if err := admin.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
