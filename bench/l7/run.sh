@@ -281,7 +281,7 @@ wrk_window() {
 	c1=$(cpu_ticks "$name")
 	echo "== $name, round $2: wrk -t2 -c $CONNS -d ${DURATION}s --latency http://127.0.0.1:${port[$name]}/"
 	grep -E "Latency  |requests in|Requests/sec|Non-2xx|Socket errors|^ +99%" <<<"$out"
-	awk -v a="$c0" -v b="$c1" -v k="$CLK" '/requests in/ { t = $1 } END { c = (b - a) / k; printf "server CPU %.2f s, %.0f requests per CPU-second\n", c, c > 0 ? t / c : 0 }' <<<"$out"
+	awk -v a="$c0" -v b="$c1" -v k="$CLK" '/requests in/ { t = $1 } END { c = (b - a) / k; printf "server CPU %.2f s, %.0f requests per CPU-second\n", c, (c > 0 ? t / c : 0) }' <<<"$out"
 	awk -v name="$name" -v a="$c0" -v b="$c1" -v k="$CLK" '
 		/^Requests\/sec:/ { rps = $2 }
 		$1 == "99%" { v = $2; n = v + 0; if (v ~ /us$/) n /= 1000; else if (v ~ /ms$/) n = n; else if (v ~ /s$/) n *= 1000; p99 = n }
