@@ -47,8 +47,8 @@ for target in "FuzzQuery ./internal/dnsserver" "FuzzFastPath ./internal/dnsserve
 	set -- $target
 	go test -run '^$' -fuzz "^$1\$" -fuzztime 15s -fuzzminimizetime 3s "$2"
 done
-# The L4 proxy's parsers of client bytes: PROXY protocol headers and ClientHellos.
-for target in "FuzzParse ./internal/proxyproto" "FuzzServerName ./internal/l4proxy"; do
+# The proxies' parsers of client bytes: PROXY protocol headers, ClientHellos and HTTP/1.1 requests.
+for target in "FuzzParse ./internal/proxyproto" "FuzzServerName ./internal/l4proxy" "FuzzParseRequest ./internal/httpproxy"; do
 	set -- $target
 	go test -run '^$' -fuzz "^$1\$" -fuzztime 10s -fuzzminimizetime 3s "$2"
 done

@@ -67,6 +67,9 @@ type Engine struct {
 	skipped atomic.Uint64
 	late    atomic.Uint64
 	dropped atomic.Uint64
+	// fast holds the passive records Report may read without mu; rebuilt
+	// under mu by every Apply.
+	fast atomic.Pointer[map[passiveKey]*passive]
 
 	mu       sync.Mutex // guards the fields below
 	runCtx   context.Context
@@ -264,6 +267,7 @@ func (e *Engine) apply(s *model.State, seq uint64) error {
 		}
 	}
 	e.groups = groups
+	e.setFastLocked()
 	for k := range e.statuses {
 		if _, ok := specs[k]; !ok && k.Target.IsValid() {
 			delete(e.statuses, k)

@@ -3,6 +3,7 @@ package health
 import (
 	"fmt"
 	"net/netip"
+	"sync/atomic"
 	"time"
 
 	"github.com/switchboard/switchboard/internal/health/state"
@@ -37,6 +38,31 @@ type passive struct {
 	ejections int       // ejections so far; the next lasts one base_ejection longer
 	lastEnd   time.Time // when the last ejection ended
 	reason    string
+	// counting mirrors failures+connects > 0, so that Report can drop a
+	// Success on a target with nothing to reset without taking the lock.
+	// Written under Engine.mu, read without it.
+	counting atomic.Bool
+}
+
+// passiveKey names one target of one group in Engine.fast.
+type passiveKey struct {
+	group  string
+	target netip.AddrPort
+}
+
+// setFastLocked publishes the passive records of groups whose outlier
+// detection is on, for Report's lock-free path. e.mu must be held.
+func (e *Engine) setFastLocked() {
+	m := map[passiveKey]*passive{}
+	for name, g := range e.groups {
+		if g.od == nil || g.od.Disabled {
+			continue
+		}
+		for k, ps := range g.passive {
+			m[passiveKey{name, k.Target}] = ps
+		}
+	}
+	e.fast.Store(&m)
 }
 
 func (ps *passive) ejected(now time.Time) bool { return !ps.until.IsZero() && now.Before(ps.until) }
@@ -54,9 +80,17 @@ func (e *Engine) groupOf(k state.Key) *group {
 // connect failures (by default the first), the target is ejected at once,
 // for base_ejection times the number of its recent ejections (up to
 // max_ejection), unless that would eject more than max_ejection_percent of
-// the group. Report is safe for concurrent use; it takes the engine's lock
-// briefly.
+// the group. Report is safe for concurrent use. The common case, a Success
+// on a target with no failure counted, is one map lookup and an atomic load
+// and takes no lock; the rest takes the engine's lock briefly.
 func (e *Engine) Report(name string, target netip.AddrPort, o Outcome, reason string) {
+	if o == Success {
+		if m := e.fast.Load(); m != nil {
+			if ps := (*m)[passiveKey{name, target}]; ps == nil || !ps.counting.Load() {
+				return // unknown target, detection off, or nothing to reset
+			}
+		}
+	}
 	now := time.Now()
 	e.mu.Lock()
 	defer e.mu.Unlock()
@@ -70,6 +104,7 @@ func (e *Engine) Report(name string, target netip.AddrPort, o Outcome, reason st
 		return
 	}
 	var run, limit int
+	defer func() { ps.counting.Store(ps.failures > 0 || ps.connects > 0) }()
 	switch o {
 	case Success:
 		ps.failures, ps.connects = 0, 0

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/switchboard/switchboard/internal/certstore"
 	"github.com/switchboard/switchboard/internal/model"
 )
 
@@ -67,7 +68,7 @@ func (p *Proxy) newSpec(key, lb string, l *model.Listener, old *listenerSpec) (*
 				return nil, fmt.Errorf("l4proxy: listener %s: %w", key, err)
 			}
 			s.certs = slices.Clone(l.Certificates)
-			s.tls = &tls.Config{GetCertificate: get, MinVersion: tls.VersionTLS12}
+			s.tls = &tls.Config{GetCertificate: get, MinVersion: tls.VersionTLS12, CipherSuites: certstore.CipherSuites()}
 		}
 	}
 	return s, nil

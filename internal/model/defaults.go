@@ -12,6 +12,8 @@ const (
 	DefaultAdminListen         = "127.0.0.1:9090"
 	DefaultMaxDeletes          = 5
 	DefaultShutdownTimeout     = 30 * time.Second
+	DefaultConnectTimeout      = 5 * time.Second  // HTTP listeners: dial a target
+	DefaultRequestTimeout      = 60 * time.Second // HTTP listeners: wait for response headers
 	DefaultInterval            = 10 * time.Second
 	DefaultTimeout             = 5 * time.Second
 	DefaultThreshold           = 3
@@ -243,6 +245,14 @@ func (l *Listener) setDefaults() {
 	}
 	if l.MaxFlows == 0 && l.Protocol == ProtoUDP {
 		l.MaxFlows = DefaultMaxFlows
+	}
+	if l.Protocol.IsL7() {
+		if l.ConnectTimeout == 0 {
+			l.ConnectTimeout = Duration(DefaultConnectTimeout)
+		}
+		if l.RequestTimeout == 0 {
+			l.RequestTimeout = Duration(DefaultRequestTimeout)
+		}
 	}
 	l.DefaultAction.setDefaults()
 	for i := range l.Rules {

@@ -20,6 +20,10 @@ type Server struct {
 	Admin Admin `yaml:"admin" json:"admin"`
 	// ShutdownTimeout bounds a graceful drain on SIGTERM. Default 30s; 0s–1h.
 	ShutdownTimeout Duration `yaml:"shutdown_timeout" json:"shutdown_timeout"`
+	// Zone is the zone this node runs in, one of the zones defined in the
+	// state. Target groups with cross_zone off send only to targets of this
+	// zone. Optional: a node without a zone routes to every zone.
+	Zone string `yaml:"zone" json:"zone,omitempty"`
 	// DNS is the authoritative DNS server; off unless it has listen addresses.
 	DNS DNSServer `yaml:"dns" json:"dns"`
 	// Route53 is the Route 53-compatible API on the admin listener (under

@@ -45,6 +45,14 @@ type Listener struct {
 	AcceptProxyProtocol bool `yaml:"accept_proxy_protocol" json:"accept_proxy_protocol,omitempty"`
 	// IdleTimeout closes idle connections. Default 60s for HTTP, 350s for TCP, 120s for UDP.
 	IdleTimeout Duration `yaml:"idle_timeout" json:"idle_timeout,omitempty"`
+	// ConnectTimeout bounds opening a connection to a target (HTTP
+	// listeners); a target that does not accept in time counts as a connect
+	// failure. Default 5s; 100ms–60s.
+	ConnectTimeout Duration `yaml:"connect_timeout" json:"connect_timeout,omitempty"`
+	// RequestTimeout bounds the wait for a target's response headers after
+	// the request was sent (HTTP listeners); past it the client gets 504.
+	// Default 60s; 1s–4000s.
+	RequestTimeout Duration `yaml:"request_timeout" json:"request_timeout,omitempty"`
 	// Rules are evaluated by priority, lowest first; HTTP listeners match on
 	// the request, tls_passthrough on the SNI host.
 	Rules []Rule `yaml:"rules" json:"rules,omitempty"`

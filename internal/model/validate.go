@@ -33,6 +33,9 @@ func (d *Document) Validate() error {
 	v.rrl(dp.Field("rrl"), &d.Server.DNS.RRL)
 	v.route53(srv.Field("route53"), &d.Server.Route53)
 	v.state()
+	if d.Server.Zone != "" {
+		v.zoneRef(srv.Field("zone"), d.Server.Zone)
+	}
 	return v.err()
 }
 

@@ -245,6 +245,17 @@ func (v *validator) listener(p Path, l *Listener) {
 		}
 	}
 	isHTTP := l.Protocol.IsL7()
+	if isHTTP {
+		v.duration(p.Field("connect_timeout"), l.ConnectTimeout, 100*time.Millisecond, time.Minute)
+		v.duration(p.Field("request_timeout"), l.RequestTimeout, time.Second, 4000*time.Second)
+	} else {
+		if l.ConnectTimeout != 0 {
+			v.add(p.Field("connect_timeout"), "http and https listeners", "%s listener does not time target connections", article(l.Protocol))
+		}
+		if l.RequestTimeout != 0 {
+			v.add(p.Field("request_timeout"), "http and https listeners", "%s listener has no HTTP requests to time", article(l.Protocol))
+		}
+	}
 	if len(l.Rules) > 0 && !isHTTP && l.Protocol != ProtoTLSPassthrough {
 		v.add(p.Field("rules"), "rules on http, https and tls_passthrough listeners", "%s listener has only a default action", article(l.Protocol))
 	}

@@ -7,6 +7,7 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
+	"github.com/switchboard/switchboard/internal/certstore"
 	"github.com/switchboard/switchboard/internal/l4proxy"
 	"github.com/switchboard/switchboard/internal/model"
 )
@@ -16,10 +17,25 @@ import (
 // engine as passive signals, and when ctx ends stops accepting and lets
 // connections finish within the shutdown timeout.
 func (s *Server) runL4(ctx context.Context, dp *dataPlanes) error {
+	s.mu.Lock()
+	zone := s.settings.Zone
+	s.mu.Unlock()
+	log := s.log.With("component", "l4proxy")
 	p := l4proxy.New(l4proxy.Config{
-		Zone:     "", // the node's zone, once the model carries it
+		Zone:     zone,
 		Reporter: s.health,
-		Logger:   s.log.With("component", "l4proxy"),
+		// TLS termination shares the L7 listeners' certificate store: SNI
+		// picks exact, then wildcard, then the first; files are re-read
+		// when they change.
+		Certificates: func(certs []model.Certificate) (l4proxy.GetCertificate, error) {
+			set, err := certstore.Load(certs, log)
+			if err != nil {
+				return nil, err
+			}
+			go set.Run(ctx, 5*time.Second)
+			return set.GetCertificate, nil
+		},
+		Logger: log,
 		Instruments: func(group string, addr netip.AddrPort) l4proxy.Instruments {
 			return s.obs.metrics.Proxy().Target(group, addr)
 		},

@@ -190,6 +190,7 @@ func (s *Server) Run(ctx context.Context) error {
 	g.Go(func() error { return s.obs.run(gctx) })
 	g.Go(func() error { return dp.Run(gctx, s.pub) })
 	g.Go(func() error { return s.runL4(gctx, dp) })
+	g.Go(func() error { return s.runHTTPProxy(gctx, ctx.Done()) })
 	g.Go(func() error { return s.watchFile(gctx, st) })
 	g.Go(func() error {
 		if err := admin.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
