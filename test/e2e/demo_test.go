@@ -37,8 +37,9 @@ func freePort(t *testing.T) int {
 }
 
 // TestDemo runs `switchboard demo` as a newcomer would, fails zone b with
-// `switchboard demo fail-zone b`, and sees the DNS answers move to the
-// other zones, then back after heal-zone.
+// `switchboard demo fail-zone b`, and sees the DNS answers and the HTTP
+// responses through both listeners (HTTP and TCP) move to the other zones,
+// then back after heal-zone.
 func TestDemo(t *testing.T) {
 	bin := switchboard(t)
 	dnsAddr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
@@ -120,7 +121,7 @@ func TestDemo(t *testing.T) {
 		}
 		return seen
 	}
-	listeners := map[string]int{"tcp": tcpPort}
+	listeners := map[string]int{"http": httpPort, "tcp": tcpPort}
 	for name, port := range listeners {
 		poll(t, "every zone answering through the "+name+" listener", func() bool {
 			z := zones(port)
