@@ -1,10 +1,9 @@
 package api
 
 import (
+	"errors"
 	"fmt"
 	"net/http"
-	"slices"
-	"time"
 
 	"github.com/switchboard/switchboard/internal/model"
 )
@@ -19,10 +18,10 @@ import (
 //
 // kind is load_balancer or target_group.
 
-// Shift bounds.
+// Shift bounds, as ARC's.
 const (
-	MinShift = time.Minute
-	MaxShift = 72 * time.Hour
+	MinShift = model.MinShift
+	MaxShift = model.MaxShift
 )
 
 // ShiftRequest starts or extends a zonal shift.
@@ -56,11 +55,19 @@ func (a *API) listShifts(w http.ResponseWriter, r *http.Request) error {
 	return writeJSON(w, http.StatusOK, out)
 }
 
-func (a *API) expiry(d model.Duration) (time.Time, error) {
-	if d.D() < MinShift || d.D() > MaxShift {
-		return time.Time{}, badRequest("expires_in", "%s is outside 1m–72h", d)
+// shiftErr turns the model's zonal shift errors into API errors.
+func shiftErr(err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, model.ErrShiftLength):
+		return badRequest("expires_in", "%v", err)
+	case errors.Is(err, model.ErrShiftActive):
+		return conflict("%v", err)
+	case errors.Is(err, model.ErrNoShift):
+		return notFound("%v", err)
 	}
-	return a.cfg.Now().Add(d.D()).UTC().Truncate(time.Second), nil
+	return badRequest("", "%v", err)
 }
 
 func (a *API) startShift(w http.ResponseWriter, r *http.Request) error {
@@ -68,29 +75,16 @@ func (a *API) startShift(w http.ResponseWriter, r *http.Request) error {
 	if err := decode(r, &req); err != nil {
 		return err
 	}
-	if (req.LoadBalancer == "") == (req.TargetGroup == "") {
-		return badRequest("", "name exactly one of load_balancer and target_group")
-	}
 	if req.AwayFrom == "" {
 		return badRequest("away_from", "name the zone to shift away from")
 	}
-	exp, err := a.expiry(req.ExpiresIn)
-	if err != nil {
+	shift := model.ZonalShift{LoadBalancer: req.LoadBalancer, TargetGroup: req.TargetGroup, AwayFrom: req.AwayFrom, Comment: req.Comment}
+	// Checked before the commit too, so bad input is a 400 without a store read.
+	if err := shiftErr(new(model.State).StartShift(shift, req.ExpiresIn.D(), a.cfg.Now())); err != nil {
 		return err
 	}
-	now := a.cfg.Now()
 	return a.commit(w, r, "api", "", func(s *model.State) error {
-		i := shiftIndex(s, req.LoadBalancer, req.TargetGroup)
-		shift := model.ZonalShift{LoadBalancer: req.LoadBalancer, TargetGroup: req.TargetGroup, AwayFrom: req.AwayFrom, ExpiresAt: exp, Comment: req.Comment}
-		switch {
-		case i < 0:
-			s.ZonalShifts = append(s.ZonalShifts, shift)
-		case now.Before(s.ZonalShifts[i].ExpiresAt):
-			return conflict("%s is already shifted away from %s until %s; extend or cancel that shift", resourceOf(req.LoadBalancer, req.TargetGroup), s.ZonalShifts[i].AwayFrom, s.ZonalShifts[i].ExpiresAt.Format(time.RFC3339))
-		default: // an expired shift gives way to the new one
-			s.ZonalShifts[i] = shift
-		}
-		return nil
+		return shiftErr(s.StartShift(shift, req.ExpiresIn.D(), a.cfg.Now()))
 	})
 }
 
@@ -103,21 +97,11 @@ func (a *API) extendShift(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	exp, err := a.expiry(req.ExpiresIn)
-	if err != nil {
-		return err
+	if d := req.ExpiresIn.D(); d < MinShift || d > MaxShift {
+		return shiftErr(fmt.Errorf("%w: %s", model.ErrShiftLength, d))
 	}
-	now := a.cfg.Now()
 	return a.commit(w, r, "api", "", func(s *model.State) error {
-		i := shiftIndex(s, lb, tg)
-		if i < 0 || !now.Before(s.ZonalShifts[i].ExpiresAt) {
-			return notFound("%s has no active zonal shift", resourceOf(lb, tg))
-		}
-		s.ZonalShifts[i].ExpiresAt = exp
-		if req.Comment != "" {
-			s.ZonalShifts[i].Comment = req.Comment
-		}
-		return nil
+		return shiftErr(s.ExtendShift(lb, tg, req.ExpiresIn.D(), req.Comment, a.cfg.Now()))
 	})
 }
 
@@ -127,12 +111,7 @@ func (a *API) cancelShift(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	return a.commit(w, r, "api", "", func(s *model.State) error {
-		i := shiftIndex(s, lb, tg)
-		if i < 0 {
-			return notFound("%s has no zonal shift", resourceOf(lb, tg))
-		}
-		s.ZonalShifts = slices.Delete(s.ZonalShifts, i, i+1)
-		return nil
+		return shiftErr(s.CancelShift(lb, tg))
 	})
 }
 
@@ -145,15 +124,4 @@ func shiftTarget(r *http.Request) (lb, tg string, err error) {
 	default:
 		return "", "", badRequest("", "%q is not load_balancer or target_group", k)
 	}
-}
-
-func shiftIndex(s *model.State, lb, tg string) int {
-	return slices.IndexFunc(s.ZonalShifts, func(z model.ZonalShift) bool { return z.LoadBalancer == lb && z.TargetGroup == tg })
-}
-
-func resourceOf(lb, tg string) string {
-	if lb != "" {
-		return fmt.Sprintf("load balancer %s", lb)
-	}
-	return fmt.Sprintf("target group %s", tg)
 }

@@ -97,10 +97,11 @@ func TestShiftHandlers(t *testing.T) {
 		{"unknown group", "POST", "/ui/api/shifts", token, `{"target_group":"api","away_from":"a","expires_in":"1h"}`, 422, `zonal_shifts[0].target_group: target group \"api\" is not defined`, nil},
 		{"zone without targets", "POST", "/ui/api/shifts", token, `{"target_group":"web","away_from":"c","expires_in":"1h"}`, 422, "zonal_shifts[0].away_from", nil},
 		{"start", "POST", "/ui/api/shifts", token, `{"target_group":"web","away_from":"a","expires_in":"1h","comment":"drain a"}`, 200, `"version":2`, []string{"web/a"}},
-		{"replace", "POST", "/ui/api/shifts", token, `{"target_group":"web","away_from":"b","expires_in":"2h"}`, 200, `"version":3`, []string{"web/b"}},
-		{"cancel without resource", "DELETE", "/ui/api/shifts", token, "", 400, "exactly one", []string{"web/b"}},
-		{"cancel", "DELETE", "/ui/api/shifts?target_group=web", token, "", 200, `"version":4`, nil},
+		{"second shift of a shifted group", "POST", "/ui/api/shifts", token, `{"target_group":"web","away_from":"b","expires_in":"2h"}`, 409, "extend or cancel that shift", []string{"web/a"}},
+		{"cancel without resource", "DELETE", "/ui/api/shifts", token, "", 400, "exactly one", []string{"web/a"}},
+		{"cancel", "DELETE", "/ui/api/shifts?target_group=web", token, "", 200, `"version":3`, nil},
 		{"cancel again", "DELETE", "/ui/api/shifts?target_group=web", token, "", 404, "no zonal shift", nil},
+		{"start elsewhere", "POST", "/ui/api/shifts", token, `{"target_group":"web","away_from":"b","expires_in":"2h"}`, 200, `"version":4`, []string{"web/b"}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			code, body := do(tt.method, tt.url, tt.token, tt.body)
@@ -120,16 +121,16 @@ func TestShiftHandlers(t *testing.T) {
 	if head.Change.Source != "dashboard" {
 		t.Errorf("source of the dashboard's change = %q, want dashboard", head.Change.Source)
 	}
-	v3, err := st.Get(context.Background(), 3)
+	v4, err := st.Get(context.Background(), 4)
 	if err != nil {
 		t.Fatal(err)
 	}
 	want := time.Date(2026, 3, 1, 14, 0, 0, 0, time.UTC) // the server's now + 2h
-	if z := v3.State.ZonalShifts; len(z) != 1 || !z[0].ExpiresAt.Equal(want) {
-		t.Errorf("version 3's shifts = %+v, want one expiring at %v", z, want)
+	if z := v4.State.ZonalShifts; len(z) != 1 || !z[0].ExpiresAt.Equal(want) {
+		t.Errorf("version 4's shifts = %+v, want one expiring at %v", z, want)
 	}
-	if !strings.Contains(v3.Change.Summary, "zonal_shifts") {
-		t.Errorf("version 3's summary = %q, want it to name zonal_shifts", v3.Change.Summary)
+	if !strings.Contains(v4.Change.Summary, "zonal_shifts") {
+		t.Errorf("version 4's summary = %q, want it to name zonal_shifts", v4.Change.Summary)
 	}
 }
 

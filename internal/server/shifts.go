@@ -15,13 +15,6 @@ import (
 	"github.com/switchboard/switchboard/internal/store"
 )
 
-// Bounds of a zonal shift started from the dashboard. ARC's shifts last at
-// most three days; a shorter one must still outlive a page reload.
-const (
-	minShift = time.Minute
-	maxShift = 72 * time.Hour
-)
-
 // ShiftRequest is the body of POST /ui/api/shifts: move the traffic of one
 // load balancer or target group away from a zone.
 type ShiftRequest struct {
@@ -125,20 +118,13 @@ func (s *Server) startShift(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	d, err := time.ParseDuration(req.ExpiresIn)
-	if err != nil || d < minShift || d > maxShift {
+	if err != nil || d < model.MinShift || d > model.MaxShift {
 		writeJSON(w, http.StatusBadRequest, shiftError{Error: fmt.Sprintf("expires_in: %q is not a duration of 1m–72h, such as 1h", req.ExpiresIn)})
 		return
 	}
-	shift := model.ZonalShift{LoadBalancer: req.LoadBalancer, TargetGroup: req.TargetGroup, AwayFrom: req.AwayFrom,
-		ExpiresAt: s.now().Add(d).UTC().Truncate(time.Second), Comment: req.Comment}
-	s.commitShift(w, r, func(st *model.State) error {
-		// One shift per resource, as ARC: a new one replaces the old.
-		st.ZonalShifts = slices.DeleteFunc(st.ZonalShifts, func(z model.ZonalShift) bool {
-			return sameResource(z, shift)
-		})
-		st.ZonalShifts = append(st.ZonalShifts, shift)
-		return nil
-	})
+	shift := model.ZonalShift{LoadBalancer: req.LoadBalancer, TargetGroup: req.TargetGroup, AwayFrom: req.AwayFrom, Comment: req.Comment}
+	// The same rules as the REST API's: one shift per resource, as ARC.
+	s.commitShift(w, r, func(st *model.State) error { return st.StartShift(shift, d, s.now()) })
 }
 
 func (s *Server) cancelShift(w http.ResponseWriter, r *http.Request) {
@@ -151,20 +137,7 @@ func (s *Server) cancelShift(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusBadRequest, shiftError{Error: "give exactly one of ?load_balancer= and ?target_group="})
 		return
 	}
-	s.commitShift(w, r, func(st *model.State) error {
-		n := len(st.ZonalShifts)
-		st.ZonalShifts = slices.DeleteFunc(st.ZonalShifts, func(z model.ZonalShift) bool { return sameResource(z, target) })
-		if len(st.ZonalShifts) == n {
-			return errNoShift
-		}
-		return nil
-	})
-}
-
-var errNoShift = errors.New("no zonal shift of that resource")
-
-func sameResource(a, b model.ZonalShift) bool {
-	return a.LoadBalancer == b.LoadBalancer && a.TargetGroup == b.TargetGroup
+	s.commitShift(w, r, func(st *model.State) error { return st.CancelShift(target.LoadBalancer, target.TargetGroup) })
 }
 
 // commitShift applies change to the head state and commits the result as
@@ -189,8 +162,15 @@ func (s *Server) commitShift(w http.ResponseWriter, r *http.Request, change func
 		// change edits zonal shifts only, in place: keep the old ones for the diff.
 		old := *next
 		old.ZonalShifts = slices.Clone(next.ZonalShifts)
-		if err := change(next); errors.Is(err, errNoShift) {
-			writeJSON(w, http.StatusNotFound, shiftError{Error: err.Error()})
+		if err := change(next); err != nil {
+			code := http.StatusBadRequest
+			switch {
+			case errors.Is(err, model.ErrNoShift):
+				code = http.StatusNotFound
+			case errors.Is(err, model.ErrShiftActive):
+				code = http.StatusConflict
+			}
+			writeJSON(w, code, shiftError{Error: err.Error()})
 			return
 		}
 		if err := next.Validate(); err != nil {
