@@ -208,3 +208,95 @@ func TestOwnerHoldsOnlyWhileLeading(t *testing.T) {
 		t.Error("withdrawing removed 10.99.0.101, which the operator had put on eth0 before")
 	}
 }
+
+// TestOwnerSet: while Run runs, Set takes new VIPs at once and withdraws
+// dropped ones, which then leave Status; a VIP dropped and added back at
+// once ends up held (its old cycle's withdrawal does not win); a missing
+// interface is an error in Status, not a crash; when Run ends nothing of
+// ours is left on the interface.
+func TestOwnerSet(t *testing.T) {
+	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
+	ns := netns.New(t, "set")
+	ns.Exec(t, "ip", "link", "add", "eth0", "type", "veth", "peer", "name", "eth1")
+	ns.Exec(t, "ip", "link", "set", "eth0", "up")
+	a, b := netip.MustParseAddr("10.99.0.100"), netip.MustParseAddr("10.99.0.101")
+	o, err := New(Config{Interface: "eth0", VIPs: []netip.Addr{a}, Announcements: 1, Interval: 10 * time.Millisecond, NetNS: "/var/run/netns/" + ns.Name})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- o.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+	on := func() string { return ns.Exec(t, "ip", "-o", "addr", "show", "dev", "eth0") }
+	waitFor := func(what string, cond func() bool) {
+		t.Helper()
+		for deadline := time.Now().Add(5 * time.Second); !cond(); {
+			if time.Now().After(deadline) {
+				t.Fatalf("timed out waiting until %s; eth0:\n%s\nStatus: %+v", what, on(), o.Status())
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+	heldOnly := func(want ...netip.Addr) func() bool {
+		return func() bool {
+			st := o.Status()
+			if len(st) != len(want) {
+				return false
+			}
+			for i, s := range st {
+				if s.VIP != want[i] || !s.Held || !strings.Contains(on(), want[i].String()+"/32") {
+					return false
+				}
+			}
+			return true
+		}
+	}
+	waitFor("a is held", heldOnly(a))
+	if err := o.Set([]netip.Addr{a, b, b}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor("a and b are held", heldOnly(a, b))
+	if err := o.Set([]netip.Addr{b}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor("only b is held", func() bool { return heldOnly(b)() && !strings.Contains(on(), a.String()+"/32") })
+	// Drop b and add it back before its withdrawal can be seen.
+	if err := o.Set(nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := o.Set([]netip.Addr{b}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor("b is held again", heldOnly(b))
+	time.Sleep(50 * time.Millisecond)
+	if !heldOnly(b)() {
+		t.Fatalf("b no longer held after being added back; eth0:\n%s", on())
+	}
+	if err := o.Set([]netip.Addr{netip.MustParseAddr("127.0.0.1")}); err == nil {
+		t.Error("Set(127.0.0.1) = nil error, want one")
+	}
+	cancel()
+	<-done
+	done <- nil
+	if s := on(); strings.Contains(s, "10.99.0.") {
+		t.Errorf("after Run eth0 still has a VIP:\n%s", s)
+	}
+
+	// A missing interface: Run keeps going and Status says why.
+	o2, err := New(Config{Interface: "nope0", VIPs: []netip.Addr{a}, Interval: 10 * time.Millisecond, NetNS: "/var/run/netns/" + ns.Name})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx2, cancel2 := context.WithCancel(context.Background())
+	done2 := make(chan error, 1)
+	go func() { done2 <- o2.Run(ctx2) }()
+	waitFor("the missing interface is reported", func() bool {
+		st := o2.Status()
+		return len(st) == 1 && !st[0].Held && strings.Contains(st[0].Error, "interface nope0")
+	})
+	cancel2()
+	if err := <-done2; err != nil {
+		t.Errorf("Run = %v", err)
+	}
+}
