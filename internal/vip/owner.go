@@ -91,7 +91,7 @@ func New(cfg Config) (*Owner, error) {
 	}
 	o := &Owner{cfg: cfg, log: cfg.Logger, state: map[netip.Addr]*State{}, cycles: map[netip.Addr]*cycle{}}
 	for _, a := range cfg.VIPs {
-		if err := checkVIP(a); err != nil {
+		if err := Check(a); err != nil {
 			return nil, err
 		}
 		if o.state[a] != nil {
@@ -121,7 +121,7 @@ func (o *Owner) Status() []State {
 func (o *Owner) Set(vips []netip.Addr) error {
 	want := make(map[netip.Addr]bool, len(vips))
 	for _, a := range vips {
-		if err := checkVIP(a); err != nil {
+		if err := Check(a); err != nil {
 			return err
 		}
 		want[a] = true
@@ -176,8 +176,9 @@ func (o *Owner) update(a netip.Addr, f func(*State)) {
 	}
 }
 
-// checkVIP says why a cannot be a virtual IP, or nil.
-func checkVIP(a netip.Addr) error {
+// Check says why a cannot be a virtual IP (unspecified, loopback,
+// multicast, link-local, IPv4-mapped), or nil.
+func Check(a netip.Addr) error {
 	if !a.IsValid() || a.IsUnspecified() || a.IsLoopback() || a.IsMulticast() || a.IsLinkLocalUnicast() || a.Is4In6() {
 		return fmt.Errorf("vip: %s cannot be a virtual IP", a)
 	}
