@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"maps"
 	"net/netip"
@@ -9,6 +10,9 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/switchboard/switchboard/internal/metrics"
 	"github.com/switchboard/switchboard/internal/model"
 	"github.com/switchboard/switchboard/internal/view"
 	"github.com/switchboard/switchboard/internal/vip"
@@ -166,11 +170,25 @@ func (v *vipOwners) Status() []VIPStatus {
 	return out
 }
 
-// startVIPs makes the VIP owners Run serves.
+// startVIPs makes the VIP owners Run serves, and exports them as
+// switchboard_vip_held.
 func (s *Server) startVIPs() *vipOwners {
 	v := newVIPOwners(s.log.With("component", "vip"), s.settings.Zone)
 	s.mu.Lock()
 	s.vips = v
 	s.mu.Unlock()
+	err := s.obs.metrics.Registry().Register(metrics.NewVIPCollector(func() []metrics.VIP {
+		s.mu.Lock()
+		v := s.vips
+		s.mu.Unlock()
+		var out []metrics.VIP
+		for _, st := range v.Status() {
+			out = append(out, metrics.VIP{Address: st.Address, Interface: st.Interface, Held: st.Held})
+		}
+		return out
+	}))
+	if err != nil && !errors.As(err, new(prometheus.AlreadyRegisteredError)) {
+		s.log.Error("vip metrics not registered", "err", err)
+	}
 	return v
 }

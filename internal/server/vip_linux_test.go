@@ -6,6 +6,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -131,6 +132,10 @@ func TestServeOwnsVIPs(t *testing.T) {
 			st.VIPs[0].Held && st.VIPs[0].Announced > 0 && st.VIPs[0].LastAnnounced != "" && st.VIPs[0].Error == ""
 	})
 
+	if m := vipAdminGet(lb, "/metrics"); !strings.Contains(m, `switchboard_vip_held{address="10.99.0.100",interface="eth0"} 1`) {
+		t.Errorf("/metrics has no switchboard_vip_held 1 for 10.99.0.100 on eth0:\n%s", m)
+	}
+
 	write("10.99.0.101")
 	waitFor("the VIP moved to 10.99.0.101", func() bool {
 		s := onEth0()
@@ -153,31 +158,40 @@ func TestServeOwnsVIPs(t *testing.T) {
 	}
 }
 
-// vipAdminStatus reads /status of the serve inside h, connecting from
-// there (the admin listener is on h's loopback); a zero Status while it is
-// not up yet.
+// vipAdminStatus reads /status of the serve inside h; a zero Status while
+// it is not up yet.
 func vipAdminStatus(t *testing.T, h *netns.Host) Status {
 	t.Helper()
+	var st Status
+	if body := vipAdminGet(h, "/status"); body != "" {
+		if err := json.Unmarshal([]byte(body), &st); err != nil {
+			t.Fatalf("/status: %v", err)
+		}
+	}
+	return st
+}
+
+// vipAdminGet returns the body of GET path on the admin listener of the
+// serve inside h, connecting from there (it listens on h's loopback), or
+// "" when it does not answer yet.
+func vipAdminGet(h *netns.Host, path string) string {
 	var c net.Conn
 	if err := h.Do(func() (err error) {
 		c, err = net.DialTimeout("tcp", "127.0.0.1:18080", time.Second)
 		return err
 	}); err != nil {
-		return Status{}
+		return ""
 	}
 	defer c.Close()
 	c.SetDeadline(time.Now().Add(5 * time.Second))
-	if _, err := c.Write([]byte("GET /status HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")); err != nil {
-		return Status{}
+	if _, err := c.Write([]byte("GET " + path + " HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")); err != nil {
+		return ""
 	}
 	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
 	if err != nil {
-		return Status{}
+		return ""
 	}
 	defer resp.Body.Close()
-	var st Status
-	if err := json.NewDecoder(resp.Body).Decode(&st); err != nil {
-		t.Fatalf("/status: %v", err)
-	}
-	return st
+	body, _ := io.ReadAll(resp.Body)
+	return string(body)
 }
