@@ -4,16 +4,12 @@ package server
 
 import (
 	"bufio"
-	"context"
 	"encoding/json"
 	"io"
-	"log/slog"
 	"net"
 	"net/http"
 	"net/netip"
 	"os"
-	"os/exec"
-	"os/signal"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -62,16 +58,7 @@ load_balancers:
 // and removed live); SIGTERM removes it.
 func TestServeOwnsVIPs(t *testing.T) {
 	if cfg := os.Getenv(vipHelperEnv); cfg != "" {
-		srv, err := New(Config{ConfigPath: cfg, DataDir: filepath.Join(filepath.Dir(cfg), "data"), WatchInterval: 100 * time.Millisecond,
-			Logger: slog.New(slog.NewTextHandler(os.Stderr, nil))})
-		if err != nil {
-			t.Fatal(err)
-		}
-		ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM)
-		defer stop()
-		if err := srv.Run(ctx); err != nil {
-			t.Fatal(err)
-		}
+		serveHelper(t, cfg, 100*time.Millisecond)
 		return
 	}
 	netns.Require(t)
@@ -94,19 +81,7 @@ func TestServeOwnsVIPs(t *testing.T) {
 		}
 	}
 	write("10.99.0.100")
-	cmd := exec.Command("ip", "netns", "exec", lb.Name, os.Args[0], "-test.run", "^TestServeOwnsVIPs$")
-	cmd.Env = append(os.Environ(), vipHelperEnv+"="+cfg)
-	var out strings.Builder
-	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer func() {
-		if cmd.ProcessState == nil {
-			cmd.Process.Kill()
-			cmd.Wait()
-		}
-	}()
+	cmd, out := startServeInNS(t, lb.NS, "TestServeOwnsVIPs", vipHelperEnv, cfg)
 	onEth0 := func() string { return lb.Exec(t, "ip", "-o", "-4", "addr", "show", "dev", netns.Iface) }
 	waitFor := func(what string, cond func() bool) {
 		t.Helper()
