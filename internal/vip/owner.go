@@ -14,7 +14,8 @@ import (
 type Config struct {
 	// Interface carries the VIPs, such as eth0. Required.
 	Interface string
-	// VIPs are the addresses to own, IPv4 or IPv6.
+	// VIPs are the addresses to own at first, IPv4 or IPv6; Set changes
+	// them.
 	VIPs []netip.Addr
 	// Elector says when this node owns each VIP; default Single.
 	Elector Elector
