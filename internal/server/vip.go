@@ -102,15 +102,15 @@ func (v *vipOwners) Run(ctx context.Context, pub *view.Publisher) error {
 }
 
 // apply starts, updates and stops the owners so that this node owns
-// exactly OwnedVIPs(st).
+// exactly OwnedVIPs(st). Only Run calls it, from one goroutine; it waits
+// for the owners it stops to withdraw, without holding v.mu.
 func (v *vipOwners) apply(ctx context.Context, st *model.State) {
 	want := OwnedVIPs(st, v.zone)
 	v.mu.Lock()
-	defer v.mu.Unlock()
 	for ifc, addrs := range want {
 		r := v.owners[ifc]
 		if r == nil {
-			o, err := vip.New(vip.Config{Interface: ifc, Logger: v.log.With("interface", ifc)})
+			o, err := vip.New(vip.Config{Interface: ifc, Logger: v.log})
 			if err != nil {
 				v.log.Error("vips not owned", "interface", ifc, "err", err)
 				continue
@@ -131,22 +131,29 @@ func (v *vipOwners) apply(ctx context.Context, st *model.State) {
 			v.log.Error("vips not updated", "interface", ifc, "err", err)
 		}
 	}
+	var stopping []*ownerRun
 	for ifc, r := range v.owners {
 		if _, ok := want[ifc]; !ok {
 			r.cancel()
-			<-r.done // withdrawn
+			stopping = append(stopping, r)
 			delete(v.owners, ifc)
 		}
 	}
+	v.mu.Unlock()
+	for _, r := range stopping {
+		<-r.done // withdrawn
+	}
 }
 
+// stopAll withdraws every VIP and returns when they are withdrawn.
 func (v *vipOwners) stopAll() {
 	v.mu.Lock()
-	defer v.mu.Unlock()
-	for ifc, r := range v.owners {
+	runs := slices.Collect(maps.Values(v.owners))
+	clear(v.owners)
+	v.mu.Unlock()
+	for _, r := range runs {
 		r.cancel()
 		<-r.done
-		delete(v.owners, ifc)
 	}
 }
 
