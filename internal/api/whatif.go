@@ -10,6 +10,7 @@ import (
 	"github.com/miekg/dns"
 
 	"github.com/switchboard/switchboard/internal/dnsserver"
+	"github.com/switchboard/switchboard/internal/httpproxy"
 	"github.com/switchboard/switchboard/internal/model"
 )
 
@@ -17,6 +18,11 @@ import (
 //
 //	GET /api/v1/answer?name=www.example.com&type=A&client=192.0.2.1   (client may be a network, 192.0.2.0/24)
 //	GET /api/v1/route?load_balancer=web&port=80&host=…&path=…&method=…&source=…&header=Name:Value&query=k=v&zone=a
+//
+// The route query matches with the L7 proxy's own rule table
+// (httpproxy.Route), so its semantics are the proxy's: query conditions
+// compare the raw query string, gRPC conditions need a header
+// Content-Type:application/grpc.
 
 // DNSAnswer is what DNS would answer.
 type DNSAnswer struct {
@@ -142,10 +148,12 @@ func (a *API) route(w http.ResponseWriter, r *http.Request) error {
 		}
 		l = &lb.Spec.Listeners[0]
 	}
-	req := Request{Host: q.Get("host"), Path: q.Get("path"), Method: q.Get("method"), Header: http.Header{}}
-	if req.Path == "" {
-		req.Path = "/"
+	path := q.Get("path")
+	if path == "" {
+		path = "/"
 	}
+	req := &http.Request{Method: q.Get("method"), Host: q.Get("host"), Header: http.Header{},
+		URL: &url.URL{Path: path, RawQuery: q.Get("query")}}
 	if req.Method == "" {
 		req.Method = http.MethodGet
 	}
@@ -156,21 +164,20 @@ func (a *API) route(w http.ResponseWriter, r *http.Request) error {
 		}
 		req.Header.Add(strings.TrimSpace(k), strings.TrimSpace(val))
 	}
-	if qs := q.Get("query"); qs != "" {
-		if req.Query, err = url.ParseQuery(qs); err != nil {
-			return badRequest("query", "%q is not a query string: %v", qs, err)
-		}
+	if _, err := url.ParseQuery(req.URL.RawQuery); err != nil {
+		return badRequest("query", "%q is not a query string: %v", req.URL.RawQuery, err)
 	}
+	var src netip.Addr
 	if s := q.Get("source"); s != "" {
-		if req.Source, err = netip.ParseAddr(s); err != nil {
+		if src, err = netip.ParseAddr(s); err != nil {
 			return badRequest("source", "%q is not an IP address", s)
 		}
 	}
 	out := RouteAnswer{Version: v.Version, LoadBalancer: lbName, Port: l.Port}
-	action := l.DefaultAction
-	if rule := Match(l, req); rule != nil {
-		out.Rule, action = rule.Priority, rule.Action
-	}
+	// The proxy's own matcher, so that this answer and the proxy agree.
+	res := httpproxy.Route(lbName, l, req, src)
+	out.Rule = res.Priority
+	action := res.Action
 	switch {
 	case action.Redirect != nil:
 		out.Action, out.Redirect = "redirect", action.Redirect

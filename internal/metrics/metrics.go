@@ -81,7 +81,7 @@ func Names() []string {
 	m := New(Sources{})
 	ch := make(chan *prometheus.Desc)
 	go func() {
-		for _, c := range []prometheus.Collector{m.health, m.proxy, m.dataplane, newStateCollector(Sources{})} {
+		for _, c := range []prometheus.Collector{m.health, m.proxy, m.dataplane, newStateCollector(Sources{}), NewVIPCollector(nil)} {
 			c.Describe(ch)
 		}
 		close(ch)

@@ -17,6 +17,9 @@ type DataPlane struct {
 	Fallback DataPlaneFallback `yaml:"fallback" json:"fallback,omitempty"`
 	// Interface is the network interface that receives the balancer's
 	// traffic, such as eth0. Required for dsr, which forwards out of it.
+	// When set, serve owns the balancer's node addresses of its own zone
+	// (all nodes' addresses when server.zone is unset) on it as virtual
+	// IPs: adds them, announces them and removes them on shutdown.
 	Interface string `yaml:"interface" json:"interface,omitempty"`
 	// TableSize is the number of slots of the Maglev table that spreads
 	// flows over targets (nft), a prime from 251 to 1000003. Default 65537:

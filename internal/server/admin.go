@@ -67,6 +67,9 @@ type Status struct {
 	DataPlanes []dataplane.Report `json:"data_planes,omitempty"`
 	Config     ConfigStatus       `json:"config"`
 	History    []Change           `json:"history"`
+
+	// VIPs are the virtual IPs this node owns or tries to (vip.go).
+	VIPs []VIPStatus `json:"vips,omitempty"`
 }
 
 // HealthCounts counts the health statuses of checks and targets, with the
@@ -112,6 +115,7 @@ func (s *Server) status(w http.ResponseWriter, r *http.Request) {
 	st := s.store
 	dns := s.dns
 	dp := s.dataplane
+	vips := s.vips
 	cs := ConfigStatus{File: s.cfg.ConfigPath, OK: s.configErr == nil, LastAttempt: rfc3339(s.lastLoad), LastSuccess: rfc3339(s.lastOK)}
 	cs.Errors = errorLines(s.configErr)
 	s.mu.Unlock()
@@ -126,6 +130,9 @@ func (s *Server) status(w http.ResponseWriter, r *http.Request) {
 		for _, a := range dns.Addrs() {
 			out.DNS.Listen = append(out.DNS.Listen, a.Network()+"/"+a.String())
 		}
+	}
+	if vips != nil {
+		out.VIPs = vips.Status()
 	}
 	if dp != nil {
 		for _, rep := range dp.Reports() {

@@ -4,6 +4,7 @@ package server
 
 import (
 	"context"
+	"log/slog"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -47,7 +48,7 @@ load_balancers:
 // our table is gone.
 func TestServeProgramsNft(t *testing.T) {
 	if cfg := os.Getenv(helperEnv); cfg != "" {
-		serveHelper(t, cfg)
+		serveHelper(t, cfg, -1)
 		return
 	}
 	ns := netns.New(t, "serve")
@@ -57,19 +58,7 @@ func TestServeProgramsNft(t *testing.T) {
 	if err := os.WriteFile(cfg, []byte(nftConfig), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command("ip", "netns", "exec", ns.Name, os.Args[0], "-test.run", "^TestServeProgramsNft$")
-	cmd.Env = append(os.Environ(), helperEnv+"="+cfg)
-	var out strings.Builder
-	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer func() {
-		if cmd.ProcessState == nil {
-			cmd.Process.Kill()
-			cmd.Wait()
-		}
-	}()
+	cmd, out := startServeInNS(t, ns, "TestServeProgramsNft", helperEnv, cfg)
 	var rules string
 	for deadline := time.Now().Add(15 * time.Second); ; {
 		rules, _ = ns.Try("nft", "list", "chain", "ip", "switchboard", "prerouting")
@@ -90,8 +79,11 @@ func TestServeProgramsNft(t *testing.T) {
 	}
 }
 
-func serveHelper(t *testing.T, cfg string) {
-	srv, err := New(Config{ConfigPath: cfg, DataDir: filepath.Join(filepath.Dir(cfg), "data"), WatchInterval: -1})
+// serveHelper serves the configuration file cfg, re-read every watch (-1:
+// never), until SIGTERM, logging to stderr.
+func serveHelper(t *testing.T, cfg string, watch time.Duration) {
+	srv, err := New(Config{ConfigPath: cfg, DataDir: filepath.Join(filepath.Dir(cfg), "data"), WatchInterval: watch,
+		Logger: slog.New(slog.NewTextHandler(os.Stderr, nil))})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -100,4 +92,26 @@ func serveHelper(t *testing.T, cfg string) {
 	if err := srv.Run(ctx); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// startServeInNS runs this test binary's test named test under `ip netns
+// exec` in ns with env set to the configuration file cfg, so that it calls
+// serveHelper there; its output goes to out. It is killed at the test's end
+// if still running.
+func startServeInNS(t *testing.T, ns *netns.NS, test, env, cfg string) (*exec.Cmd, *strings.Builder) {
+	t.Helper()
+	cmd := exec.Command("ip", "netns", "exec", ns.Name, os.Args[0], "-test.run", "^"+test+"$")
+	cmd.Env = append(os.Environ(), env+"="+cfg)
+	out := &strings.Builder{}
+	cmd.Stdout, cmd.Stderr = out, out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if cmd.ProcessState == nil {
+			cmd.Process.Kill()
+			cmd.Wait()
+		}
+	})
+	return cmd, out
 }

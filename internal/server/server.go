@@ -13,6 +13,18 @@
 // restarts; an edited file wins, replaces the whole state (API changes made
 // since included, which the log says with the versions it replaces), and
 // `switchboard plan FILE` shows beforehand what it would replace.
+//
+// # Virtual IPs
+//
+// A load balancer whose data_plane names an interface has its node
+// addresses owned by serve (vip.go, OwnedVIPs): this node puts the
+// addresses of the balancer's nodes in its own zone (server.zone; every
+// node's addresses when no zone is set) on that interface, announces them
+// (gratuitous ARP, unsolicited neighbour advertisements), follows every
+// new version (addresses added or removed), and withdraws them on
+// shutdown. An address already on the interface is left there. Without
+// root or without the interface the VIPs are not held, and the log and
+// /status (vips) say why; serve runs on.
 package server
 
 import (
@@ -85,6 +97,7 @@ type Server struct {
 	store     store.Store       // set once Run has opened it
 	locator   dnsserver.Locator // the DNS server's GeoIP database, nil without
 	dataplane *dataPlanes       // set once Run has chosen the data planes
+	vips      *vipOwners        // set once Run has started owning VIPs (vip.go)
 }
 
 // New checks cfg and returns a Server. It does no I/O.
@@ -189,6 +202,7 @@ func (s *Server) Run(ctx context.Context) error {
 	g.Go(func() error { return s.buildViews(gctx, st) })
 	g.Go(func() error { return s.obs.run(gctx) })
 	g.Go(func() error { return dp.Run(gctx, s.pub) })
+	g.Go(func() error { return s.startVIPs().Run(gctx, s.pub) })
 	g.Go(func() error { return s.runL4(gctx, dp) })
 	g.Go(func() error { return s.runHTTPProxy(gctx, ctx.Done()) })
 	g.Go(func() error { return s.watchFile(gctx, st) })

@@ -14,7 +14,8 @@ import (
 type Config struct {
 	// Interface carries the VIPs, such as eth0. Required.
 	Interface string
-	// VIPs are the addresses to own, IPv4 or IPv6.
+	// VIPs are the addresses to own at first, IPv4 or IPv6; Set changes
+	// them.
 	VIPs []netip.Addr
 	// Elector says when this node owns each VIP; default Single.
 	Elector Elector
@@ -41,10 +42,13 @@ type State struct {
 	Since time.Time `json:"since,omitzero"`
 	// Announced counts the announcements sent since the VIP was taken.
 	Announced int `json:"announced"`
+	// LastAnnounced is when the last announcement went out.
+	LastAnnounced time.Time `json:"last_announced,omitzero"`
 	// Error is the last error, empty when none.
 	Error string `json:"error,omitempty"`
 
-	added bool // the Owner put the address there (so it may remove it)
+	added   bool // the Owner put the address there (so it may remove it)
+	removed bool // Set dropped it; it goes once withdrawn
 }
 
 // Owner holds VIPs on an interface while the elector says so, announces
@@ -54,8 +58,19 @@ type Owner struct {
 	cfg Config
 	log *slog.Logger
 
-	mu    sync.Mutex // guards states
+	mu    sync.Mutex // guards the fields below
 	state map[netip.Addr]*State
+	// start, set while Run runs, starts a VIP's cycle (Set calls it).
+	start func(netip.Addr)
+	// cycles are the running VIP cycles.
+	cycles map[netip.Addr]*cycle
+}
+
+// cycle is one VIP's goroutine: cancel ends it (withdrawing the VIP), done
+// is closed when it has.
+type cycle struct {
+	cancel func()
+	done   chan struct{}
 }
 
 // New checks cfg and returns an Owner. It does no I/O.
@@ -75,9 +90,9 @@ func New(cfg Config) (*Owner, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	o := &Owner{cfg: cfg, log: cfg.Logger, state: map[netip.Addr]*State{}}
+	o := &Owner{cfg: cfg, log: cfg.Logger, state: map[netip.Addr]*State{}, cycles: map[netip.Addr]*cycle{}}
 	for _, a := range cfg.VIPs {
-		if err := checkVIP(a); err != nil {
+		if err := Check(a); err != nil {
 			return nil, err
 		}
 		if o.state[a] != nil {
@@ -100,14 +115,71 @@ func (o *Owner) Status() []State {
 	return out
 }
 
+// Set changes the VIPs to own to vips (duplicates count once): while Run
+// runs, new ones are campaigned for and taken at once, and dropped ones
+// withdrawn, after which they leave Status. An invalid address changes
+// nothing.
+func (o *Owner) Set(vips []netip.Addr) error {
+	want := make(map[netip.Addr]bool, len(vips))
+	for _, a := range vips {
+		if err := Check(a); err != nil {
+			return err
+		}
+		want[a] = true
+	}
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	for a, s := range o.state {
+		if want[a] || s.removed {
+			continue
+		}
+		s.removed = true
+		if c := o.cycles[a]; c != nil {
+			c.cancel()
+		} else {
+			delete(o.state, a)
+		}
+	}
+	for a := range want {
+		if s := o.state[a]; s != nil && !s.removed {
+			continue
+		}
+		// A dropped VIP still being withdrawn is withdrawn by its old
+		// cycle's view of who added it, which this state now carries.
+		o.state[a] = &State{VIP: a, Interface: o.cfg.Interface, added: o.state[a] != nil && o.state[a].added}
+		if o.start != nil {
+			o.start(a)
+		}
+	}
+	return nil
+}
+
+// finished is called by a VIP's cycle c when it has ended: a VIP that Set
+// dropped (and did not add again since) leaves the state.
+func (o *Owner) finished(a netip.Addr, c *cycle) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	close(c.done)
+	if o.cycles[a] != c {
+		return // Set added it again; a new cycle runs
+	}
+	delete(o.cycles, a)
+	if s := o.state[a]; s != nil && s.removed {
+		delete(o.state, a)
+	}
+}
+
 func (o *Owner) update(a netip.Addr, f func(*State)) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	f(o.state[a])
+	if s := o.state[a]; s != nil {
+		f(s)
+	}
 }
 
-// checkVIP says why a cannot be a virtual IP, or nil.
-func checkVIP(a netip.Addr) error {
+// Check says why a cannot be a virtual IP (unspecified, loopback,
+// multicast, link-local, IPv4-mapped), or nil.
+func Check(a netip.Addr) error {
 	if !a.IsValid() || a.IsUnspecified() || a.IsLoopback() || a.IsMulticast() || a.IsLinkLocalUnicast() || a.Is4In6() {
 		return fmt.Errorf("vip: %s cannot be a virtual IP", a)
 	}

@@ -42,31 +42,65 @@ func (o *Owner) Run(ctx context.Context) error {
 	}
 	defer nl.Close()
 	var wg sync.WaitGroup
-	for _, a := range o.cfg.VIPs {
-		wg.Go(func() { o.own(ctx, ns, nl, a) })
+	o.mu.Lock()
+	// start runs under o.mu. A VIP dropped and added again waits for its
+	// old cycle to withdraw before campaigning anew.
+	o.start = func(a netip.Addr) {
+		prev := o.cycles[a]
+		cctx, cancel := context.WithCancel(ctx)
+		c := &cycle{cancel: cancel, done: make(chan struct{})}
+		o.cycles[a] = c
+		wg.Go(func() {
+			defer o.finished(a, c)
+			defer cancel()
+			if prev != nil {
+				select {
+				case <-prev.done:
+				case <-cctx.Done():
+					return
+				}
+			}
+			o.own(cctx, ns, nl, a)
+		})
 	}
+	for a := range o.state {
+		o.start(a)
+	}
+	o.mu.Unlock()
+	<-ctx.Done()
+	o.mu.Lock()
+	o.start = nil // no cycle starts after this, so wg.Wait is sound
+	o.mu.Unlock()
 	wg.Wait()
 	return nil
 }
 
-// own runs one VIP's cycle until ctx ends.
+// own runs one VIP's cycle until ctx ends. A failure that repeats (no
+// root, no such interface) is logged once, not on every retry; Status
+// keeps it.
 func (o *Owner) own(ctx context.Context, ns vnetns.NsHandle, nl *netlink.Handle, a netip.Addr) {
+	told := ""
+	fail := func(msg string, err error) {
+		o.update(a, func(s *State) { s.Error = err.Error() })
+		if err.Error() != told {
+			told = err.Error()
+			o.log.Error(msg, "vip", a, "interface", o.cfg.Interface, "err", err, "retry_seconds", o.cfg.Interval.Seconds())
+		}
+		sleep(ctx, o.cfg.Interval)
+	}
 	for ctx.Err() == nil {
 		lost, err := o.cfg.Elector.Campaign(ctx, a.String())
 		if err != nil {
 			if ctx.Err() == nil {
-				o.update(a, func(s *State) { s.Error = err.Error() })
-				o.log.Error("vip campaign failed", "vip", a, "err", err)
-				sleep(ctx, o.cfg.Interval)
+				fail("vip campaign failed", err)
 			}
 			continue
 		}
 		if err := o.take(ns, nl, a); err != nil {
-			o.update(a, func(s *State) { s.Error = err.Error() })
-			o.log.Error("vip not taken", "vip", a, "err", err)
-			sleep(ctx, o.cfg.Interval)
+			fail("vip not taken", err)
 			continue
 		}
+		told = ""
 		o.announce(ctx, ns, a, lost)
 		select {
 		case <-ctx.Done():
@@ -96,6 +130,9 @@ func (o *Owner) take(ns vnetns.NsHandle, nl *netlink.Handle, a netip.Addr) error
 	}
 	_, addr, _ := hostAddr(a)
 	err = nl.AddrAdd(link, addr)
+	if errors.Is(err, syscall.EPERM) {
+		return fmt.Errorf("vip: add %s to %s: %w (owning a VIP needs root or CAP_NET_ADMIN)", a, o.cfg.Interface, err)
+	}
 	if err != nil && !errors.Is(err, syscall.EEXIST) {
 		return fmt.Errorf("vip: add %s to %s: %w", a, o.cfg.Interface, err)
 	}
@@ -151,7 +188,8 @@ func (o *Owner) announce(ctx context.Context, ns vnetns.NsHandle, a netip.Addr, 
 		if err := unix.Sendto(fd, frame, 0, to); err != nil {
 			o.update(a, func(s *State) { s.Error = "announce: " + err.Error() })
 		} else {
-			o.update(a, func(s *State) { s.Announced++ })
+			now := time.Now()
+			o.update(a, func(s *State) { s.Announced, s.LastAnnounced = s.Announced+1, now })
 		}
 		if i == o.cfg.Announcements-1 {
 			break

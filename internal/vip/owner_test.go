@@ -6,8 +6,10 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
+	"fmt"
 	"net/netip"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -25,9 +27,7 @@ import (
 // are gone and Status says so.
 func TestOwnerTakesAnnouncesAndWithdraws(t *testing.T) {
 	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
-	ns := netns.New(t, "vip")
-	ns.Exec(t, "ip", "link", "add", "eth0", "type", "veth", "peer", "name", "eth1")
-	ns.Exec(t, "ip", "link", "set", "eth0", "up")
+	ns := vethNS(t, "vip")
 	ns.Exec(t, "ip", "link", "set", "eth1", "up")
 	v4, v6 := netip.MustParseAddr("10.99.0.100"), netip.MustParseAddr("fd00::100")
 
@@ -49,14 +49,8 @@ func TestOwnerTakesAnnouncesAndWithdraws(t *testing.T) {
 	defer unix.Close(fd)
 	unix.SetsockoptTimeval(fd, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &unix.Timeval{Usec: 100_000})
 
-	o, err := New(Config{Interface: "eth0", VIPs: []netip.Addr{v6, v4}, Announcements: 3, Interval: 20 * time.Millisecond, NetNS: "/var/run/netns/" + ns.Name})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- o.Run(ctx) }()
-	defer func() { cancel(); <-done }()
+	o, stop := startOwner(t, Config{Interface: "eth0", VIPs: []netip.Addr{v6, v4}, Announcements: 3, Interval: 20 * time.Millisecond, NetNS: "/var/run/netns/" + ns.Name})
+	defer stop()
 
 	mac := []byte(nil)
 	garps, nas := 0, 0
@@ -108,11 +102,9 @@ func TestOwnerTakesAnnouncesAndWithdraws(t *testing.T) {
 		}
 	}
 
-	cancel()
-	if err := <-done; err != nil {
+	if err := stop(); err != nil {
 		t.Errorf("Run = %v", err)
 	}
-	done <- nil // for the deferred receive
 	addrs = ns.Exec(t, "ip", "-o", "addr", "show", "dev", "eth0")
 	if strings.Contains(addrs, "10.99.0.100") || strings.Contains(addrs, "fd00::100") {
 		t.Errorf("after Run eth0 still has a VIP:\n%s", addrs)
@@ -167,34 +159,18 @@ func (e handElector) Campaign(ctx context.Context, _ string) (<-chan struct{}, e
 // the lead and goes when the lead is lost, before any new campaign wins.
 func TestOwnerHoldsOnlyWhileLeading(t *testing.T) {
 	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
-	ns := netns.New(t, "lead")
-	ns.Exec(t, "ip", "link", "add", "eth0", "type", "veth", "peer", "name", "eth1")
-	ns.Exec(t, "ip", "link", "set", "eth0", "up")
+	ns := vethNS(t, "lead")
 	e := handElector{grant: make(chan chan struct{})}
-	o, err := New(Config{Interface: "eth0", VIPs: []netip.Addr{netip.MustParseAddr("10.99.0.100"), netip.MustParseAddr("10.99.0.101")}, Elector: e,
+	o, stop := startOwner(t, Config{Interface: "eth0", VIPs: []netip.Addr{netip.MustParseAddr("10.99.0.100"), netip.MustParseAddr("10.99.0.101")}, Elector: e,
 		Announcements: 1, Interval: 10 * time.Millisecond, NetNS: "/var/run/netns/" + ns.Name})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- o.Run(ctx) }()
-	defer func() { cancel(); <-done }()
+	defer stop()
 
 	// An address the operator put there stays when the lead is lost.
 	ns.Exec(t, "ip", "addr", "add", "10.99.0.101/32", "dev", "eth0")
 	held := func() bool {
 		return strings.Contains(ns.Exec(t, "ip", "-o", "addr", "show", "dev", "eth0"), "10.99.0.100/32")
 	}
-	waitFor := func(what string, cond func() bool) {
-		t.Helper()
-		for deadline := time.Now().Add(5 * time.Second); !cond(); {
-			if time.Now().After(deadline) {
-				t.Fatalf("timed out waiting until %s", what)
-			}
-			time.Sleep(10 * time.Millisecond)
-		}
-	}
+	waitFor := func(what string, cond func() bool) { t.Helper(); waitUntil(t, what, cond, nil) }
 	if held() {
 		t.Fatal("VIP held before the lead was granted")
 	}
@@ -206,5 +182,116 @@ func TestOwnerHoldsOnlyWhileLeading(t *testing.T) {
 	waitFor("the VIPs are withdrawn", func() bool { return !held() && !o.Status()[0].Held && !o.Status()[1].Held })
 	if !strings.Contains(ns.Exec(t, "ip", "-o", "addr", "show", "dev", "eth0"), "10.99.0.101/32") {
 		t.Error("withdrawing removed 10.99.0.101, which the operator had put on eth0 before")
+	}
+}
+
+// TestOwnerSet: while Run runs, Set takes new VIPs at once and withdraws
+// dropped ones, which then leave Status; a VIP dropped and added back at
+// once ends up held (its old cycle's withdrawal does not win); a missing
+// interface is an error in Status, not a crash; when Run ends nothing of
+// ours is left on the interface.
+func TestOwnerSet(t *testing.T) {
+	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
+	ns := vethNS(t, "set")
+	a, b := netip.MustParseAddr("10.99.0.100"), netip.MustParseAddr("10.99.0.101")
+	o, stop := startOwner(t, Config{Interface: "eth0", VIPs: []netip.Addr{a}, Announcements: 1, Interval: 10 * time.Millisecond, NetNS: "/var/run/netns/" + ns.Name})
+	defer stop()
+	on := func() string { return ns.Exec(t, "ip", "-o", "addr", "show", "dev", "eth0") }
+	waitFor := func(what string, cond func() bool) {
+		t.Helper()
+		waitUntil(t, what, cond, func() string { return fmt.Sprintf("eth0:\n%s\nStatus: %+v", on(), o.Status()) })
+	}
+	heldOnly := func(want ...netip.Addr) func() bool {
+		return func() bool {
+			st := o.Status()
+			if len(st) != len(want) {
+				return false
+			}
+			for i, s := range st {
+				if s.VIP != want[i] || !s.Held || !strings.Contains(on(), want[i].String()+"/32") {
+					return false
+				}
+			}
+			return true
+		}
+	}
+	waitFor("a is held", heldOnly(a))
+	if err := o.Set([]netip.Addr{a, b, b}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor("a and b are held", heldOnly(a, b))
+	if err := o.Set([]netip.Addr{b}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor("only b is held", func() bool { return heldOnly(b)() && !strings.Contains(on(), a.String()+"/32") })
+	// Drop b and add it back before its withdrawal can be seen.
+	if err := o.Set(nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := o.Set([]netip.Addr{b}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor("b is held again", heldOnly(b))
+	time.Sleep(50 * time.Millisecond)
+	if !heldOnly(b)() {
+		t.Fatalf("b no longer held after being added back; eth0:\n%s", on())
+	}
+	if err := o.Set([]netip.Addr{netip.MustParseAddr("127.0.0.1")}); err == nil {
+		t.Error("Set(127.0.0.1) = nil error, want one")
+	}
+	if err := stop(); err != nil {
+		t.Errorf("Run = %v", err)
+	}
+	if s := on(); strings.Contains(s, "10.99.0.") {
+		t.Errorf("after Run eth0 still has a VIP:\n%s", s)
+	}
+
+	// A missing interface: Run keeps going and Status says why.
+	o2, stop2 := startOwner(t, Config{Interface: "nope0", VIPs: []netip.Addr{a}, Interval: 10 * time.Millisecond, NetNS: "/var/run/netns/" + ns.Name})
+	waitFor("the missing interface is reported", func() bool {
+		st := o2.Status()
+		return len(st) == 1 && !st[0].Held && strings.Contains(st[0].Error, "interface nope0")
+	})
+	if err := stop2(); err != nil {
+		t.Errorf("Run = %v", err)
+	}
+}
+
+// vethNS makes a namespace with a veth pair eth0 (up) and eth1.
+func vethNS(t *testing.T, label string) *netns.NS {
+	t.Helper()
+	ns := netns.New(t, label)
+	ns.Exec(t, "ip", "link", "add", "eth0", "type", "veth", "peer", "name", "eth1")
+	ns.Exec(t, "ip", "link", "set", "eth0", "up")
+	return ns
+}
+
+// startOwner makes an Owner of cfg and runs it; stop ends Run and returns
+// its error (calling it again returns the same).
+func startOwner(t *testing.T, cfg Config) (*Owner, func() error) {
+	t.Helper()
+	o, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- o.Run(ctx) }()
+	return o, sync.OnceValue(func() error { cancel(); return <-done })
+}
+
+// waitUntil polls cond for up to 5s; on timeout it fails with what and,
+// when given, why().
+func waitUntil(t *testing.T, what string, cond func() bool, why func() string) {
+	t.Helper()
+	for deadline := time.Now().Add(5 * time.Second); !cond(); {
+		if time.Now().After(deadline) {
+			more := ""
+			if why != nil {
+				more = "; " + why()
+			}
+			t.Fatalf("timed out waiting until %s%s", what, more)
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }

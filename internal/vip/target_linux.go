@@ -95,7 +95,7 @@ func loopbackAddr(vip netip.Addr) (netlink.Link, *netlink.Addr, error) {
 // it is usable at once).
 func hostAddr(vip netip.Addr) (netip.Addr, *netlink.Addr, error) {
 	vip = vip.Unmap()
-	if err := checkVIP(vip); err != nil {
+	if err := Check(vip); err != nil {
 		return vip, nil, err
 	}
 	addr := &netlink.Addr{IPNet: &net.IPNet{IP: vip.AsSlice(), Mask: net.CIDRMask(vip.BitLen(), vip.BitLen())}}
