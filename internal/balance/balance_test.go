@@ -289,3 +289,18 @@ func BenchmarkPick(b *testing.B) {
 		})
 	}
 }
+
+func BenchmarkMaglev1000(b *testing.B) {
+	names := make([]string, 1000)
+	weights := make([]int, 1000)
+	for i := range names {
+		names[i] = fmt.Sprintf("10.0.%d.%d:80", i/250, i%250)
+		weights[i] = 1
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := balance.Maglev(names, weights, balance.DefaultTableSize); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -53,8 +53,11 @@ func Maglev(names []string, weights []int, m int) ([]int32, error) {
 	for i := range table {
 		table[i] = -1
 	}
-	next := make([]uint64, len(names)) // j: how far each name walked its permutation
-	credit := make([]int, len(names))  // weighted turns owed
+	// pos is where each name's permutation stands, offset + j·skip mod m,
+	// advanced by adding skip (< m) and subtracting m at most once: the
+	// same walk without a multiplication and a division per step.
+	pos := offset
+	credit := make([]int, len(names)) // weighted turns owed
 	for filled := 0; filled < m; {
 		for i := range names {
 			credit[i] += weights[i]
@@ -62,8 +65,10 @@ func Maglev(names []string, weights []int, m int) ([]int32, error) {
 				credit[i] -= maxW
 				// Walk the permutation to the next free slot.
 				for {
-					slot := (offset[i] + next[i]*skip[i]) % uint64(m)
-					next[i]++
+					slot := pos[i]
+					if pos[i] += skip[i]; pos[i] >= uint64(m) {
+						pos[i] -= uint64(m)
+					}
 					if table[slot] < 0 {
 						table[slot] = int32(i)
 						filled++
