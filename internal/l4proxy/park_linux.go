@@ -4,6 +4,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"runtime"
 	"sync"
 	"sync/atomic"
 
@@ -11,10 +12,15 @@ import (
 )
 
 // parker holds established plain-TCP connections without a goroutine each.
-// Both sockets of a connection sit in one epoll set of the parker's, armed
-// one-shot for readability; the epoll descriptor itself waits in the Go
-// runtime's poller. When a socket turns readable the parker starts a short
-// goroutine that splices what is queued to the other socket and re-arms it.
+// Both sockets of a connection sit in one epoll set of the parker's,
+// edge-triggered for readability and registered once for the connection's
+// life; the epoll descriptor itself waits in the Go runtime's poller. When a
+// socket turns readable the parker starts a short goroutine that splices
+// what is queued to the other socket. Edge triggering saves the re-arming
+// epoll_ctl after every burst; each half's state word makes sure one pump
+// at a time runs per direction and that an edge arriving while it runs is
+// not lost (the pump goes round once more). The event's flags say when the
+// peer has shut down, which saves a peek per end of stream.
 // An idle connection thus costs its two sockets and a small record, not two
 // goroutine stacks (which dominate the memory of a goroutine-per-direction
 // proxy: about 8 KiB a connection).
@@ -49,7 +55,21 @@ type half struct {
 	src, dst *net.TCPConn
 	fd       int
 	bytes    *atomic.Int64
+	// state is halfIdle, halfRunning or halfAgain (running, and an edge
+	// came meanwhile).
+	state atomic.Int32
+	// flags collects the EPOLLRDHUP, EPOLLHUP and EPOLLERR bits seen.
+	flags atomic.Uint32
+	// ended is set once end of stream or an error has been handled; only
+	// the running pump touches it.
+	ended bool
 }
+
+const (
+	halfIdle int32 = iota
+	halfRunning
+	halfAgain
+)
 
 func newParker() (*parker, error) {
 	fd, err := unix.EpollCreate1(unix.EPOLL_CLOEXEC)
@@ -121,7 +141,7 @@ func (pk *parker) add(tc *tcpConn, client, up *net.TCPConn, t *target, end func(
 
 func (p *pair) event(dir int) unix.EpollEvent {
 	key := p.id<<1 | uint64(dir)
-	return unix.EpollEvent{Events: unix.EPOLLIN | unix.EPOLLRDHUP | unix.EPOLLONESHOT, Fd: int32(key), Pad: int32(key >> 32)}
+	return unix.EpollEvent{Events: unix.EPOLLIN | unix.EPOLLRDHUP | unix.EPOLLET, Fd: int32(key), Pad: int32(key >> 32)}
 }
 
 func (pk *parker) forget(p *pair) {
@@ -152,8 +172,8 @@ func (pk *parker) loop() {
 			pk.mu.Lock()
 			p := pk.pairs[key>>1]
 			pk.mu.Unlock()
-			if p != nil && p.acquire() {
-				go p.pump(int(key & 1))
+			if p != nil {
+				p.wake(int(key&1), ev.Events)
 			}
 		}
 	}
@@ -187,54 +207,111 @@ func (p *pair) close() {
 	})
 }
 
-// pump moves what is queued on one direction's source, then re-arms it;
-// at end of stream it half-closes the destination instead.
-func (p *pair) pump(dir int) {
-	defer p.releaseRef()
+// wake notes an edge on one direction's source: it starts a pump unless one
+// runs, which then goes round once more.
+func (p *pair) wake(dir int, events uint32) {
 	h := &p.dirs[dir]
-	avail, eof, err := queued(h.fd)
-	if err != nil {
-		p.tc.Close()
-		return
+	if f := events & (unix.EPOLLRDHUP | unix.EPOLLHUP | unix.EPOLLERR); f != 0 {
+		h.flags.Or(f)
 	}
-	if eof {
-		// The first direction to end is passed on as a half-close; when
-		// the second ends the connection closes (no shutdown needed).
-		if p.open.Add(-1) == 0 || h.dst.CloseWrite() != nil {
-			p.tc.Close()
-		}
-		return
-	}
-	// Keep splicing while data keeps coming (a bulk transfer: the socket
-	// buffer was at least half full), a bounded number of rounds, before
-	// going back to the epoll set.
-	for round := 0; avail > 0 && round < 64; round++ {
-		n, err := h.dst.ReadFrom(&io.LimitedReader{R: h.src, N: int64(avail)})
-		h.bytes.Add(n)
-		if err != nil {
-			p.tc.Close()
+	for {
+		switch h.state.Load() {
+		case halfIdle:
+			if h.state.CompareAndSwap(halfIdle, halfRunning) {
+				if p.acquire() {
+					go p.pump(dir)
+				} else {
+					h.state.Store(halfIdle)
+				}
+				return
+			}
+		case halfRunning:
+			if h.state.CompareAndSwap(halfRunning, halfAgain) {
+				return
+			}
+		default:
 			return
 		}
-		if avail < 64<<10 {
-			break
-		}
-		if avail, err = unix.IoctlGetInt(h.fd, unix.SIOCINQ); err != nil {
-			p.tc.Close()
-			return
-		}
-	}
-	ev := p.event(dir)
-	if unix.EpollCtl(p.pk.epfd, unix.EPOLL_CTL_MOD, h.fd, &ev) != nil {
-		p.tc.Close()
 	}
 }
 
-// queued reports how many bytes wait on socket fd, or end of stream.
-func queued(fd int) (avail int, eof bool, err error) {
-	avail, err = unix.IoctlGetInt(fd, unix.SIOCINQ)
-	if err != nil || avail > 0 {
-		return avail, false, err
+// pump moves what is queued on one direction's source, again as long as
+// edges arrive meanwhile; at end of stream it half-closes the destination.
+func (p *pair) pump(dir int) {
+	defer p.releaseRef()
+	h := &p.dirs[dir]
+	for {
+		if !h.ended {
+			p.drain(h)
+		}
+		if h.state.CompareAndSwap(halfRunning, halfIdle) {
+			return
+		}
+		h.state.Store(halfRunning)
 	}
+}
+
+// drain splices what is queued on h's source, until the queue is found
+// empty; with edge triggering nothing may be left behind. It handles end
+// of stream and errors, setting h.ended.
+func (p *pair) drain(h *half) {
+	for round := 1; ; round++ {
+		// Read the flags before the queue: a shutdown seen here comes
+		// after every byte that FIONREAD then counts.
+		flags := h.flags.Load()
+		avail, err := unix.IoctlGetInt(h.fd, unix.SIOCINQ)
+		if err != nil {
+			h.ended = true
+			p.tc.Close()
+			return
+		}
+		if avail == 0 {
+			eof := false
+			switch {
+			case flags&unix.EPOLLERR != 0:
+				// An error or a reset: the peek reports it.
+				if eof, err = peekEOF(h.fd); err != nil {
+					h.ended = true
+					p.tc.Close()
+					return
+				}
+			case flags&(unix.EPOLLRDHUP|unix.EPOLLHUP) != 0:
+				eof = true
+			}
+			if !eof {
+				return // a spurious edge, or the data went with the last burst
+			}
+			h.ended = true
+			// The first direction to end is passed on as a half-close;
+			// when the second ends the connection closes (no shutdown
+			// needed).
+			if p.open.Add(-1) == 0 || h.dst.CloseWrite() != nil {
+				p.tc.Close()
+			}
+			return
+		}
+		n, err := h.dst.ReadFrom(&io.LimitedReader{R: h.src, N: int64(avail)})
+		h.bytes.Add(n)
+		if err != nil {
+			h.ended = true
+			p.tc.Close()
+			return
+		}
+		// Small bursts (requests, responses) end here unless the peer
+		// shut down meanwhile; an edge arriving after the FIONREAD
+		// above brings the pump round again. A bulk transfer keeps
+		// splicing, yielding now and then.
+		if avail < 64<<10 && flags == h.flags.Load() && flags&(unix.EPOLLRDHUP|unix.EPOLLHUP|unix.EPOLLERR) == 0 {
+			return
+		}
+		if round%64 == 0 {
+			runtime.Gosched()
+		}
+	}
+}
+
+// peekEOF reports whether socket fd is at end of stream.
+func peekEOF(fd int) (bool, error) {
 	var b [1]byte
 	for {
 		n, _, err := unix.Recvfrom(fd, b[:], unix.MSG_PEEK|unix.MSG_DONTWAIT)
@@ -242,12 +319,10 @@ func queued(fd int) (avail int, eof bool, err error) {
 		case err == unix.EINTR:
 			continue
 		case err == unix.EAGAIN:
-			return 0, false, nil // a spurious wake-up: re-arm
+			return false, nil
 		case err != nil:
-			return 0, false, err
-		case n == 0:
-			return 0, true, nil
+			return false, err
 		}
-		return n, false, nil
+		return n == 0, nil
 	}
 }
