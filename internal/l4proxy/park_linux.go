@@ -7,6 +7,7 @@ import (
 	"runtime"
 	"sync"
 	"sync/atomic"
+	"syscall"
 
 	"golang.org/x/sys/unix"
 )
@@ -53,8 +54,11 @@ type pair struct {
 
 type half struct {
 	src, dst *net.TCPConn
-	fd       int
-	bytes    *atomic.Int64
+	// rc reaches src's descriptor: every raw call on it goes through
+	// rc.Control, which keeps the descriptor open meanwhile, so a
+	// concurrent Close cannot let the number be reused under the call.
+	rc    syscall.RawConn
+	bytes *atomic.Int64
 	// state is halfIdle, halfRunning or halfAgain (running, and an edge
 	// came meanwhile).
 	state atomic.Int32
@@ -93,30 +97,18 @@ func (pk *parker) close() {
 	<-pk.done
 }
 
-func sockFD(c *net.TCPConn) (int, bool) {
-	rc, err := c.SyscallConn()
-	if err != nil {
-		return 0, false
-	}
-	fd := -1
-	if rc.Control(func(f uintptr) { fd = int(f) }) != nil {
-		return 0, false
-	}
-	return fd, fd >= 0
-}
-
 // add parks the connection tc (client and up), counting bytes on t; end
 // runs once it is over. false means it could not be parked (the caller
 // serves it itself).
 func (pk *parker) add(tc *tcpConn, client, up *net.TCPConn, t *target, end func()) bool {
-	cfd, ok1 := sockFD(client)
-	ufd, ok2 := sockFD(up)
-	if !ok1 || !ok2 {
+	crc, err1 := client.SyscallConn()
+	urc, err2 := up.SyscallConn()
+	if err1 != nil || err2 != nil {
 		return false
 	}
 	p := &pair{pk: pk, tc: tc, t: t, end: end}
-	p.dirs[0] = half{src: client, dst: up, fd: cfd, bytes: &t.bytesIn}
-	p.dirs[1] = half{src: up, dst: client, fd: ufd, bytes: &t.bytesOut}
+	p.dirs[0] = half{src: client, dst: up, rc: crc, bytes: &t.bytesIn}
+	p.dirs[1] = half{src: up, dst: client, rc: urc, bytes: &t.bytesOut}
 	p.open.Store(2)
 	p.refs.Store(1)
 	pk.mu.Lock()
@@ -130,7 +122,11 @@ func (pk *parker) add(tc *tcpConn, client, up *net.TCPConn, t *target, end func(
 	}
 	for dir := range 2 {
 		ev := p.event(dir)
-		if err := unix.EpollCtl(pk.epfd, unix.EPOLL_CTL_ADD, p.dirs[dir].fd, &ev); err != nil {
+		var err error
+		cerr := p.dirs[dir].rc.Control(func(fd uintptr) {
+			err = unix.EpollCtl(pk.epfd, unix.EPOLL_CTL_ADD, int(fd), &ev)
+		})
+		if cerr != nil || err != nil {
 			// Too late to hand back: the connection is ours now.
 			tc.Close()
 			return true
@@ -259,8 +255,10 @@ func (p *pair) drain(h *half) {
 		// Read the flags before the queue: a shutdown seen here comes
 		// after every byte that FIONREAD then counts.
 		flags := h.flags.Load()
-		avail, err := unix.IoctlGetInt(h.fd, unix.SIOCINQ)
-		if err != nil {
+		var avail int
+		var err error
+		cerr := h.rc.Control(func(fd uintptr) { avail, err = unix.IoctlGetInt(int(fd), unix.SIOCINQ) })
+		if cerr != nil || err != nil {
 			h.ended = true
 			p.tc.Close()
 			return
@@ -270,7 +268,7 @@ func (p *pair) drain(h *half) {
 			switch {
 			case flags&unix.EPOLLERR != 0:
 				// An error or a reset: the peek reports it.
-				if eof, err = peekEOF(h.fd); err != nil {
+				if cerr = h.rc.Control(func(fd uintptr) { eof, err = peekEOF(int(fd)) }); cerr != nil || err != nil {
 					h.ended = true
 					p.tc.Close()
 					return
