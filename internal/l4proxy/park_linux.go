@@ -1,7 +1,6 @@
 package l4proxy
 
 import (
-	"io"
 	"net"
 	"os"
 	"runtime"
@@ -58,15 +57,19 @@ type half struct {
 	// rc.Control, which keeps the descriptor open meanwhile, so a
 	// concurrent Close cannot let the number be reused under the call.
 	rc    syscall.RawConn
+	drc   syscall.RawConn // dst's
 	bytes *atomic.Int64
 	// state is halfIdle, halfRunning or halfAgain (running, and an edge
 	// came meanwhile).
 	state atomic.Int32
 	// flags collects the EPOLLRDHUP, EPOLLHUP and EPOLLERR bits seen.
 	flags atomic.Uint32
-	// ended is set once end of stream or an error has been handled; only
-	// the running pump touches it.
-	ended bool
+	// ended is set once end of stream or an error has been handled;
+	// pending holds pendingN bytes an inline burst could not deliver at
+	// once. Only the running pump touches them.
+	ended    bool
+	pending  *splicePipe
+	pendingN int
 }
 
 const (
@@ -107,8 +110,8 @@ func (pk *parker) add(tc *tcpConn, client, up *net.TCPConn, t *target, end func(
 		return false
 	}
 	p := &pair{pk: pk, tc: tc, t: t, end: end}
-	p.dirs[0] = half{src: client, dst: up, rc: crc, bytes: &t.bytesIn}
-	p.dirs[1] = half{src: up, dst: client, rc: urc, bytes: &t.bytesOut}
+	p.dirs[0] = half{src: client, dst: up, rc: crc, drc: urc, bytes: &t.bytesIn}
+	p.dirs[1] = half{src: up, dst: client, rc: urc, drc: crc, bytes: &t.bytesOut}
 	p.open.Store(2)
 	p.refs.Store(1)
 	pk.mu.Lock()
@@ -122,11 +125,11 @@ func (pk *parker) add(tc *tcpConn, client, up *net.TCPConn, t *target, end func(
 	}
 	for dir := range 2 {
 		ev := p.event(dir)
-		var err error
+		var e syscall.Errno
 		cerr := p.dirs[dir].rc.Control(func(fd uintptr) {
-			err = unix.EpollCtl(pk.epfd, unix.EPOLL_CTL_ADD, int(fd), &ev)
+			e = rawEpollCtl(pk.epfd, unix.EPOLL_CTL_ADD, int(fd), &ev)
 		})
-		if cerr != nil || err != nil {
+		if cerr != nil || e != 0 {
 			// Too late to hand back: the connection is ours now.
 			tc.Close()
 			return true
@@ -215,7 +218,7 @@ func (p *pair) wake(dir int, events uint32) {
 		case halfIdle:
 			if h.state.CompareAndSwap(halfIdle, halfRunning) {
 				if p.acquire() {
-					go p.pump(dir)
+					p.pumpInline(dir)
 				} else {
 					h.state.Store(halfIdle)
 				}
@@ -231,6 +234,25 @@ func (p *pair) wake(dir int, events uint32) {
 	}
 }
 
+// pumpInline runs a pump in the parker's loop, as long as no call would
+// wait: a request or response of a few kilobytes goes through without a
+// goroutine. A bulk burst or a full send buffer hands the pump over to a
+// goroutine of its own.
+func (p *pair) pumpInline(dir int) {
+	h := &p.dirs[dir]
+	for {
+		if !h.ended && !p.drain(h, true) {
+			go p.pump(dir)
+			return
+		}
+		if h.state.CompareAndSwap(halfRunning, halfIdle) {
+			p.releaseRef()
+			return
+		}
+		h.state.Store(halfRunning)
+	}
+}
+
 // pump moves what is queued on one direction's source, again as long as
 // edges arrive meanwhile; at end of stream it half-closes the destination.
 func (p *pair) pump(dir int) {
@@ -238,7 +260,7 @@ func (p *pair) pump(dir int) {
 	h := &p.dirs[dir]
 	for {
 		if !h.ended {
-			p.drain(h)
+			p.drain(h, false)
 		}
 		if h.state.CompareAndSwap(halfRunning, halfIdle) {
 			return
@@ -249,35 +271,47 @@ func (p *pair) pump(dir int) {
 
 // drain splices what is queued on h's source, until the queue is found
 // empty; with edge triggering nothing may be left behind. It handles end
-// of stream and errors, setting h.ended.
-func (p *pair) drain(h *half) {
+// of stream and errors, setting h.ended. Inline, it returns false as soon
+// as it would have to wait or move a bulk burst, leaving the rest to a
+// goroutine.
+func (p *pair) drain(h *half, inline bool) bool {
+	if h.pending != nil {
+		n, err := flushPending(h)
+		h.bytes.Add(n)
+		if err != nil {
+			h.ended = true
+			p.tc.Close()
+			return true
+		}
+	}
 	for round := 1; ; round++ {
 		// Read the flags before the queue: a shutdown seen here comes
 		// after every byte that FIONREAD then counts.
 		flags := h.flags.Load()
 		var avail int
-		var err error
-		cerr := h.rc.Control(func(fd uintptr) { avail, err = unix.IoctlGetInt(int(fd), unix.SIOCINQ) })
-		if cerr != nil || err != nil {
+		var e syscall.Errno
+		cerr := h.rc.Control(func(fd uintptr) { avail, e = rawInq(int(fd)) })
+		if cerr != nil || e != 0 {
 			h.ended = true
 			p.tc.Close()
-			return
+			return true
 		}
 		if avail == 0 {
 			eof := false
+			var err error
 			switch {
 			case flags&unix.EPOLLERR != 0:
 				// An error or a reset: the peek reports it.
 				if cerr = h.rc.Control(func(fd uintptr) { eof, err = peekEOF(int(fd)) }); cerr != nil || err != nil {
 					h.ended = true
 					p.tc.Close()
-					return
+					return true
 				}
 			case flags&(unix.EPOLLRDHUP|unix.EPOLLHUP) != 0:
 				eof = true
 			}
 			if !eof {
-				return // a spurious edge, or the data went with the last burst
+				return true // a spurious edge, or the data went with the last burst
 			}
 			h.ended = true
 			// The first direction to end is passed on as a half-close;
@@ -286,21 +320,27 @@ func (p *pair) drain(h *half) {
 			if p.open.Add(-1) == 0 || h.dst.CloseWrite() != nil {
 				p.tc.Close()
 			}
-			return
+			return true
 		}
-		n, err := h.dst.ReadFrom(&io.LimitedReader{R: h.src, N: int64(avail)})
+		if inline && avail >= 64<<10 {
+			return false
+		}
+		n, blocked, err := spliceBurst(h, avail, inline)
 		h.bytes.Add(n)
 		if err != nil {
 			h.ended = true
 			p.tc.Close()
-			return
+			return true
+		}
+		if blocked {
+			return false
 		}
 		// Small bursts (requests, responses) end here unless the peer
 		// shut down meanwhile; an edge arriving after the FIONREAD
 		// above brings the pump round again. A bulk transfer keeps
 		// splicing, yielding now and then.
 		if avail < 64<<10 && flags == h.flags.Load() && flags&(unix.EPOLLRDHUP|unix.EPOLLHUP|unix.EPOLLERR) == 0 {
-			return
+			return true
 		}
 		if round%64 == 0 {
 			runtime.Gosched()
