@@ -15,8 +15,9 @@ import (
 // Both sockets of a connection sit in one epoll set of the parker's,
 // edge-triggered for readability and registered once for the connection's
 // life; the epoll descriptor itself waits in the Go runtime's poller. When a
-// socket turns readable the parker starts a short goroutine that splices
-// what is queued to the other socket. Edge triggering saves the re-arming
+// socket turns readable the parker's loop splices what is queued to the
+// other socket itself, or, for a bulk burst or a full send buffer, starts a
+// goroutine that does (and may wait). Edge triggering saves the re-arming
 // epoll_ctl after every burst; each half's state word makes sure one pump
 // at a time runs per direction and that an edge arriving while it runs is
 // not lost (the pump goes round once more). The event's flags say when the
