@@ -301,3 +301,43 @@ func TestTCPSourceIPStickiness(t *testing.T) {
 		t.Errorf("after %s left, connections went to %v, want one other target", first, again)
 	}
 }
+
+// TestTCPSmallWritesToSlowReader sends a stream in small writes to a
+// client that does not read at first: the parker's inline bursts then meet
+// a full send buffer and leave bytes for a goroutine to finish. Every byte
+// must arrive, in order.
+func TestTCPSmallWritesToSlowReader(t *testing.T) {
+	const total, chunk = 8 << 20, 1000
+	pattern := func(i int) byte { return byte(i % 251) }
+	b := newBackendOn(t, "b1", nil, func(c net.Conn) {
+		buf := make([]byte, chunk)
+		for off := 0; off < total; off += chunk {
+			n := min(chunk, total-off)
+			for i := range n {
+				buf[i] = pattern(off + i)
+			}
+			if _, err := c.Write(buf[:n]); err != nil {
+				return
+			}
+		}
+		c.(*net.TCPConn).CloseWrite()
+		io.Copy(io.Discard, c)
+	})
+	e := start(t, tcpConfig("", "", b.target("")))
+	c := e.dial(10001)
+	defer c.Close()
+	time.Sleep(300 * time.Millisecond) // let the buffers fill
+	c.SetReadDeadline(time.Now().Add(30 * time.Second))
+	got, err := io.ReadAll(c)
+	if err != nil {
+		t.Fatalf("read %d bytes, then %v", len(got), err)
+	}
+	if len(got) != total {
+		t.Fatalf("read %d bytes, want %d", len(got), total)
+	}
+	for i, v := range got {
+		if v != pattern(i) {
+			t.Fatalf("byte %d = %d, want %d", i, v, pattern(i))
+		}
+	}
+}
