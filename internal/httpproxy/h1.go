@@ -128,13 +128,19 @@ var errUnexpectedSwitch = errors.New("httpproxy: target switched protocols unask
 // connection; if that cannot connect, the dial error lets the caller retry
 // on another target. Only idempotent requests come here, so sending one
 // twice is allowed.
-func (b *backend) roundTripH1(out *http.Request, timeout time.Duration) (*http.Response, error) {
+//
+// The answer goes into hr when it is not nil: the caller's, to keep until
+// the answer is done with.
+func (b *backend) roundTripH1(out *http.Request, timeout time.Duration, hr *h1resp) (*http.Response, error) {
+	if hr == nil {
+		hr = new(h1resp)
+	}
 	for attempt := 0; ; attempt++ {
 		c, err := b.getConn(out.Context(), attempt > 0)
 		if err != nil {
 			return nil, err
 		}
-		resp, err := b.exchangeH1(c, out, timeout)
+		resp, err := b.exchangeH1(c, out, timeout, hr)
 		if err == nil {
 			return resp, nil
 		}
@@ -146,7 +152,7 @@ func (b *backend) roundTripH1(out *http.Request, timeout time.Duration) (*http.R
 	}
 }
 
-func (b *backend) exchangeH1(c *h1conn, out *http.Request, timeout time.Duration) (*http.Response, error) {
+func (b *backend) exchangeH1(c *h1conn, out *http.Request, timeout time.Duration, hr *h1resp) (*http.Response, error) {
 	c.n = 0
 	writeRequestH1(c.bw, out)
 	if err := c.bw.Flush(); err != nil {
@@ -158,11 +164,10 @@ func (b *backend) exchangeH1(c *h1conn, out *http.Request, timeout time.Duration
 	if timeout > 0 {
 		c.c.SetReadDeadline(time.Now().Add(timeout))
 	}
-	// The answer, its body and room for its header's values in one
-	// allocation of its own (not kept in c): once the body hands c back to
-	// the pool, a late Close of it or a look at the response must not touch
-	// the next request's.
-	hr := new(h1resp)
+	// The answer, its body and room for its header's values are not kept
+	// in c: once the body hands c back to the pool, a late Close of it or a
+	// look at the response must not touch the next request's.
+	*hr = h1resp{}
 	resp, err := b.readResponseH1(c, out, hr)
 	if err != nil {
 		return nil, err

@@ -91,6 +91,20 @@ func (ex *exchange) log(al *slog.Logger, r *http.Request, src netip.Addr) {
 type connInfo struct {
 	addr netip.Addr
 	xff  []string // {addr}: X-Forwarded-For of a request without one; read-only
+	// scratch is per-request room that the connection's next request
+	// reuses: set by the fast path for clients, whose requests follow one
+	// another; nil under net/http's server, where HTTP/2 streams overlap.
+	scratch *scratch
+}
+
+// scratch holds what forward would otherwise allocate for every request
+// that takes the fast path at both ends; nothing refers to it once
+// forward returns.
+type scratch struct {
+	vals [24]string // the request header's values
+	out  outgoing
+	rid  [1]string
+	resp h1resp
 }
 
 type connInfoKey struct{}
@@ -399,9 +413,19 @@ func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, ex *exchange, ci
 	}
 	h["X-Forwarded-Proto"] = ex.tab.xfProto
 	h["X-Forwarded-Port"] = ex.tab.xfPort
+	// Both ends on the fast path: the request's room is the connection's.
+	sc := ci.scratch
+	if g.grpc || upgrade != "" || !idempotent(r.Method) || r.Body != nil && r.Body != http.NoBody {
+		sc = nil
+	}
 	rid := h["X-Request-Id"]
 	if !saneRequestID(rid) {
-		rid = []string{newRequestID()}
+		if sc != nil {
+			sc.rid[0] = newRequestID()
+			rid = sc.rid[:]
+		} else {
+			rid = []string{newRequestID()}
+		}
 		h["X-Request-Id"] = rid
 	}
 	ex.requestID = rid[0]
@@ -409,7 +433,13 @@ func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, ex *exchange, ci
 		h["User-Agent"] = nil // do not let the transport add Go's
 	}
 
-	o := new(outgoing) // one allocation for the request and its URL
+	var o *outgoing
+	var hr *h1resp
+	if sc != nil {
+		o, hr = &sc.out, &sc.resp
+	} else {
+		o = new(outgoing) // one allocation for the request and its URL
+	}
 	out, u := &o.req, &o.url
 	*out = *r
 	*u = *r.URL
@@ -439,7 +469,7 @@ func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, ex *exchange, ci
 		be.begin()
 		var err error
 		if fast {
-			resp, err = be.roundTripH1(out, ex.tab.request)
+			resp, err = be.roundTripH1(out, ex.tab.request, hr)
 		} else {
 			resp, err = be.tr.RoundTrip(out)
 		}
