@@ -204,7 +204,8 @@ func (fc *fastConn) serve() {
 		if err != nil {
 			return // the client closed, or was idle too long
 		}
-		fc.c.SetReadDeadline(time.Time{})
+		// The read deadline stays: nothing reads from the client until
+		// the next request, which sets its own.
 		r.RemoteAddr = remote
 		// The write buffer is the connection's only while it answers.
 		bw := writerPool.Get().(*bufio.Writer)
@@ -319,7 +320,9 @@ func parseRequest(head []byte, r *http.Request, u *url.URL, h http.Header, vals 
 	if !ok1 || !ok2 || proto != "HTTP/1.1" || !validMethod(method) || !simpleTarget(target) {
 		return errFallback
 	}
-	clear(h)
+	if len(h) > 0 {
+		clear(h)
+	}
 	host, hosts := "", 0
 	n := 0
 	for rest != "\r\n" && rest != "" {

@@ -162,3 +162,26 @@ func FuzzParseResponse(f *testing.F) {
 		}
 	})
 }
+
+// TestRemoveHop: hop-by-hop headers go, and those Connection names, both
+// on a short header (walked) and a long one (deleted by name).
+func TestRemoveHop(t *testing.T) {
+	for _, k := range hopHeaders {
+		if !isHop(k) {
+			t.Errorf("isHop(%q) = false", k)
+		}
+	}
+	for _, extra := range []int{0, 12} {
+		h := http.Header{
+			"Connection": {"close, X-Private"}, "X-Private": {"1"}, "Keep-Alive": {"timeout=5"},
+			"Te": {"trailers"}, "Upgrade": {"h2c"}, "X-Keep": {"yes"},
+		}
+		for i := range extra {
+			h["X-Extra-"+string(rune('A'+i))] = []string{"v"}
+		}
+		removeHop(h)
+		if len(h) != 1+extra || h.Get("X-Keep") != "yes" {
+			t.Errorf("with %d more headers: left %v, want X-Keep and the extra ones", extra, h)
+		}
+	}
+}

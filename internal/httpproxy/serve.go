@@ -28,7 +28,11 @@ func (l *listener) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 // serve routes r from the client connection ci.
 func (l *listener) serve(w http.ResponseWriter, r *http.Request, ci *connInfo) {
-	start := time.Now()
+	// Timings are for the access log only: without one, no clock reads.
+	var start time.Time
+	if l.p.cfg.AccessLog != nil {
+		start = time.Now()
+	}
 	tab := l.tab.Load()
 	src := ci.addr
 	ru := tab.match(r, hostOnly(r.Host), src)
@@ -271,7 +275,25 @@ func (g *group) stickyCookie(ep *balance.Endpoint) string {
 var hopHeaders = []string{"Connection", "Proxy-Connection", "Keep-Alive", "Proxy-Authenticate", "Proxy-Authorization", "Te", "Trailer", "Transfer-Encoding", "Upgrade"}
 
 func removeHop(h http.Header) {
-	for _, c := range h["Connection"] {
+	removeNamed(h, h["Connection"])
+	if len(h) <= len(hopHeaders) {
+		// A short header is cheaper to walk than nine deletions, each a
+		// hash of its key.
+		for k := range h {
+			if isHop(k) {
+				delete(h, k)
+			}
+		}
+		return
+	}
+	for _, k := range hopHeaders {
+		delete(h, k)
+	}
+}
+
+// removeNamed deletes from h the headers that Connection values conn name.
+func removeNamed(h http.Header, conn []string) {
+	for _, c := range conn {
 		for c != "" {
 			var f string
 			f, c, _ = strings.Cut(c, ",")
@@ -280,9 +302,15 @@ func removeHop(h http.Header) {
 			}
 		}
 	}
-	for _, k := range hopHeaders {
-		delete(h, k)
+}
+
+// isHop reports whether k is one of hopHeaders.
+func isHop(k string) bool {
+	switch k {
+	case "Connection", "Proxy-Connection", "Keep-Alive", "Proxy-Authenticate", "Proxy-Authorization", "Te", "Trailer", "Transfer-Encoding", "Upgrade":
+		return true
 	}
+	return false
 }
 
 // upgradeType is the protocol r asks to switch to, "" for none.
@@ -460,7 +488,10 @@ func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, ex *exchange, ci
 
 	var resp *http.Response
 	var be *backend
-	t0 := time.Now()
+	var t0 time.Time
+	if !ex.start.IsZero() {
+		t0 = time.Now()
+	}
 	for attempt := 0; ; attempt++ {
 		be = p.backend(ex.tab, g, ep.Addr)
 		u.Host = be.hostport
@@ -493,7 +524,9 @@ func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, ex *exchange, ci
 		ex.status = writeError(w, r, status, g.name)
 		return
 	}
-	ex.upstream = time.Since(t0)
+	if !t0.IsZero() {
+		ex.upstream = time.Since(t0)
+	}
 	defer func() { ep.Done(); be.end() }()
 
 	if resp.StatusCode >= 500 {
