@@ -297,7 +297,11 @@ func removeNamed(h http.Header, conn []string) {
 		for c != "" {
 			var f string
 			f, c, _ = strings.Cut(c, ",")
-			if f = strings.TrimSpace(f); f != "" {
+			switch f = strings.TrimSpace(f); {
+			case f == "" || strings.EqualFold(f, "close"):
+			case strings.EqualFold(f, "keep-alive"): // the common one, without a new string
+				delete(h, "Keep-Alive")
+			default:
 				delete(h, http.CanonicalHeaderKey(f))
 			}
 		}
@@ -541,11 +545,13 @@ func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, ex *exchange, ci
 	}
 	defer resp.Body.Close()
 
-	wh := w.Header()
+	wh := w.Header() // empty: the answer's header goes in without its hop-by-hop part
 	for k, v := range resp.Header {
-		wh[k] = v
+		if !isHop(k) {
+			wh[k] = v
+		}
 	}
-	removeHop(wh)
+	removeNamed(wh, resp.Header["Connection"])
 	wh["X-Request-Id"] = rid
 	if setGroupCookie {
 		wh.Add("Set-Cookie", f.cookie+"="+strconv.Itoa(gi)+"; Path=/; Max-Age="+strconv.Itoa(int(f.sticky.Seconds()))+"; HttpOnly")
