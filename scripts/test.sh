@@ -47,8 +47,9 @@ for target in "FuzzQuery ./internal/dnsserver" "FuzzFastPath ./internal/dnsserve
 	set -- $target
 	go test -run '^$' -fuzz "^$1\$" -fuzztime 15s -fuzzminimizetime 3s "$2"
 done
-# The proxies' parsers of client bytes: PROXY protocol headers, ClientHellos and HTTP/1.1 requests.
-for target in "FuzzParse ./internal/proxyproto" "FuzzServerName ./internal/l4proxy" "FuzzParseRequest ./internal/httpproxy"; do
+# The proxies' parsers of client and target bytes: PROXY protocol headers, ClientHellos, HTTP/1.1
+# requests and the answers of HTTP/1.1 targets.
+for target in "FuzzParse ./internal/proxyproto" "FuzzServerName ./internal/l4proxy" "FuzzParseRequest ./internal/httpproxy" "FuzzParseResponse ./internal/httpproxy"; do
 	set -- $target
 	go test -run '^$' -fuzz "^$1\$" -fuzztime 10s -fuzzminimizetime 3s "$2"
 done

@@ -18,12 +18,21 @@ import (
 // keep-alive connection with a fixed 2-byte body. It allocates nothing per
 // request, so that allocation counts of the benchmarks are the proxy's.
 func rawBackend(t testing.TB) model.Target {
+	return rawBackendWith(t, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Type: text/plain\r\n\r\nok")
+}
+
+// nginxAnswer is what nginx sends for `return 200 "ok"`.
+const nginxAnswer = "HTTP/1.1 200 OK\r\nServer: nginx/1.22.1\r\nDate: Sat, 21 Nov 2026 15:00:00 GMT\r\n" +
+	"Content-Type: application/octet-stream\r\nContent-Length: 2\r\nConnection: keep-alive\r\n\r\nok"
+
+// rawBackendWith is rawBackend answering answer.
+func rawBackendWith(t testing.TB, answer string) model.Target {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { ln.Close() })
-	resp := []byte("HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Type: text/plain\r\n\r\nok")
+	resp := []byte(answer)
 	go func() {
 		for {
 			c, err := ln.Accept()
@@ -130,6 +139,24 @@ func benchEnv(b testing.TB) *env {
 func BenchmarkProxyRequest(b *testing.B) {
 	e := benchEnv(b)
 	rc := newRawClient(b, "127.0.0.1:"+strconv.Itoa(e.port), "/index.html")
+	rc.do(b)
+	b.ReportAllocs()
+	for b.Loop() {
+		rc.do(b)
+	}
+}
+
+// BenchmarkProxyRequestBrowser is BenchmarkProxyRequest with a browser's
+// request header and nginx's answer header, which carry more values and
+// Connection: keep-alive both ways.
+func BenchmarkProxyRequestBrowser(b *testing.B) {
+	ts := []model.Target{rawBackendWith(b, nginxAnswer), rawBackendWith(b, nginxAnswer), rawBackendWith(b, nginxAnswer)}
+	e := newEnv(b, "", func(st *model.State) { st.TargetGroups[0].Targets = ts })
+	rc := newRawClient(b, "127.0.0.1:"+strconv.Itoa(e.port), "/index.html")
+	rc.req = []byte("GET /index.html HTTP/1.1\r\nHost: www.example.com\r\nUser-Agent: Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0\r\n" +
+		"Accept: text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8\r\nAccept-Language: en-US,en;q=0.5\r\n" +
+		"Accept-Encoding: gzip, deflate, br\r\nConnection: keep-alive\r\nCookie: session=abc123; theme=dark\r\n" +
+		"Upgrade-Insecure-Requests: 1\r\nSec-Fetch-Dest: document\r\nSec-Fetch-Mode: navigate\r\n\r\n")
 	rc.do(b)
 	b.ReportAllocs()
 	for b.Loop() {

@@ -22,8 +22,12 @@
 // plain listeners. The common request, HTTP/1.1 without a body, takes a
 // fast path at both ends: on plain listeners our own loop parses it in
 // place (fastserve.go), and an idempotent one goes to an HTTP/1.1 target
-// on a connection the request goroutine drives itself (h1.go). Everything
-// else goes through net/http's server and http.Transport. WebSocket and other upgrades are passed through. The
+// on a connection the request goroutine drives itself (h1.go), which
+// parses the common answer (a Content-Length or no body) in place too. A
+// request on the fast path at both ends allocates its head, the answer's
+// head and, when the client sent none, a request id; the rest comes from
+// a pool. Everything else goes through net/http's server and
+// http.Transport. WebSocket and other upgrades are passed through. The
 // proxy adds X-Forwarded-For (appended), X-Forwarded-Proto and
 // X-Forwarded-Port, strips hop-by-hop headers, and keeps a client's
 // X-Request-Id when it is sane (1–128 visible ASCII characters) or makes

@@ -186,8 +186,15 @@ func (fc *fastConn) serve() {
 		}
 		head, err := readHead(br)
 		fc.idle.Store(false)
+		// The request's room comes from a pool, so that an idle connection
+		// holds none; it goes back once the answer is written.
+		sc := scratchPool.Get().(*scratch)
 		if err == nil {
-			err = parseRequest(head, r, u, h)
+			err = parseRequest(head, r, u, h, sc.vals[:0])
+		}
+		if err != nil {
+			*sc = scratch{}
+			scratchPool.Put(sc)
 		}
 		if errors.Is(err, errFallback) {
 			fc.c.SetReadDeadline(time.Time{})
@@ -197,15 +204,21 @@ func (fc *fastConn) serve() {
 		if err != nil {
 			return // the client closed, or was idle too long
 		}
-		fc.c.SetReadDeadline(time.Time{})
+		// The read deadline stays: nothing reads from the client until
+		// the next request, which sets its own.
 		r.RemoteAddr = remote
 		// The write buffer is the connection's only while it answers.
 		bw := writerPool.Get().(*bufio.Writer)
 		bw.Reset(fc.c)
 		w.bw = bw
 		w.reset(r)
+		ci.scratch = sc
 		fs.l.serve(w, r, ci)
 		w.finish()
+		ci.scratch = nil
+		clear(h) // it refers to sc
+		*sc = scratch{}
+		scratchPool.Put(sc)
 		_, derr := br.Discard(len(head))
 		ferr := bw.Flush()
 		bw.Reset(nil)
@@ -257,6 +270,8 @@ func (s *connSource) Read(p []byte) (int, error) {
 
 var readerPool = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, fastHeadMax) }}
 
+var scratchPool = sync.Pool{New: func() any { return new(scratch) }}
+
 var writerPool = sync.Pool{New: func() any { return bufio.NewWriterSize(nil, 8<<10) }}
 
 // readHead returns the request head (through the blank line) from br
@@ -294,9 +309,10 @@ func readHead(br *bufio.Reader) ([]byte, error) {
 	}
 }
 
-// parseRequest fills r (reusing u and h) from a request head, or returns
-// errFallback for anything the fast path leaves to net/http.
-func parseRequest(head []byte, r *http.Request, u *url.URL, h http.Header) error {
+// parseRequest fills r (reusing u and h, with the header's values in
+// vals' room) from a request head, or returns errFallback for anything the
+// fast path leaves to net/http.
+func parseRequest(head []byte, r *http.Request, u *url.URL, h http.Header, vals []string) error {
 	s := string(head) // the one allocation: every field below is a part of s
 	line, rest, _ := strings.Cut(s, "\r\n")
 	method, line, ok1 := strings.Cut(line, " ")
@@ -304,7 +320,9 @@ func parseRequest(head []byte, r *http.Request, u *url.URL, h http.Header) error
 	if !ok1 || !ok2 || proto != "HTTP/1.1" || !validMethod(method) || !simpleTarget(target) {
 		return errFallback
 	}
-	clear(h)
+	if len(h) > 0 {
+		clear(h)
+	}
 	host, hosts := "", 0
 	n := 0
 	for rest != "\r\n" && rest != "" {
@@ -334,7 +352,12 @@ func parseRequest(head []byte, r *http.Request, u *url.URL, h http.Header) error
 		case "Transfer-Encoding", "Expect", "Upgrade", "Http2-Settings":
 			return errFallback
 		}
-		h[key] = append(h[key], value)
+		if prior := h[key]; prior != nil {
+			h[key] = append(prior, value)
+		} else {
+			vals = append(vals, value)
+			h[key] = vals[len(vals)-1 : len(vals) : len(vals)]
+		}
 	}
 	if hosts != 1 {
 		return errFallback

@@ -165,7 +165,7 @@ func FuzzParseRequest(f *testing.F) {
 		var r http.Request
 		var u url.URL
 		h := http.Header{}
-		if parseRequest(head, &r, &u, h) != nil {
+		if parseRequest(head, &r, &u, h, make([]string, 0, 4)) != nil {
 			return
 		}
 		want, err := http.ReadRequest(bufio.NewReader(strings.NewReader(string(head))))

@@ -2,11 +2,15 @@ package httpproxy
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"errors"
 	"io"
 	"net"
 	"net/http"
+	"net/textproto"
+	"runtime"
+	"strings"
 	"sync"
 	"time"
 )
@@ -32,6 +36,7 @@ type h1conn struct {
 	n     int64 // bytes read from c in this exchange, to tell "no answer at all" from a broken one
 	idle  time.Time
 	reuse bool
+	h     http.Header // the last answer's header, reused for the next
 }
 
 func (c *h1conn) Read(p []byte) (int, error) {
@@ -124,13 +129,19 @@ var errUnexpectedSwitch = errors.New("httpproxy: target switched protocols unask
 // connection; if that cannot connect, the dial error lets the caller retry
 // on another target. Only idempotent requests come here, so sending one
 // twice is allowed.
-func (b *backend) roundTripH1(out *http.Request, timeout time.Duration) (*http.Response, error) {
+//
+// The answer goes into hr when it is not nil: the caller's, to keep until
+// the answer is done with.
+func (b *backend) roundTripH1(out *http.Request, timeout time.Duration, hr *h1resp) (*http.Response, error) {
+	if hr == nil {
+		hr = new(h1resp)
+	}
 	for attempt := 0; ; attempt++ {
 		c, err := b.getConn(out.Context(), attempt > 0)
 		if err != nil {
 			return nil, err
 		}
-		resp, err := b.exchangeH1(c, out, timeout)
+		resp, err := b.exchangeH1(c, out, timeout, hr)
 		if err == nil {
 			return resp, nil
 		}
@@ -142,42 +153,226 @@ func (b *backend) roundTripH1(out *http.Request, timeout time.Duration) (*http.R
 	}
 }
 
-func (b *backend) exchangeH1(c *h1conn, out *http.Request, timeout time.Duration) (*http.Response, error) {
+func (b *backend) exchangeH1(c *h1conn, out *http.Request, timeout time.Duration, hr *h1resp) (*http.Response, error) {
 	c.n = 0
 	writeRequestH1(c.bw, out)
 	if err := c.bw.Flush(); err != nil {
 		return nil, err
 	}
+	// Let the other runnable requests go first: by the time this one reads,
+	// the answer has often arrived, and the read neither fails with EAGAIN
+	// nor parks the goroutine on the poller.
+	runtime.Gosched()
 	// A client that leaves does not cut the wait short (HAProxy's default,
 	// "abortonclose" off): the answer is read, within request_timeout, and
 	// the connection goes back to the pool.
 	if timeout > 0 {
 		c.c.SetReadDeadline(time.Now().Add(timeout))
 	}
-	var resp *http.Response
-	var err error
-	for {
-		resp, err = http.ReadResponse(c.br, out)
-		if err != nil || resp.StatusCode >= 200 || resp.StatusCode < 100 {
-			break
-		}
-		if resp.StatusCode == http.StatusSwitchingProtocols {
-			err = errUnexpectedSwitch
-			break
-		}
-		// 1xx informational answers (103 Early Hints) are not passed on.
-	}
+	// The answer, its body and room for its header's values are not kept
+	// in c: once the body hands c back to the pool, a late Close of it or a
+	// look at the response must not touch the next request's.
+	*hr = h1resp{}
+	resp, err := b.readResponseH1(c, out, hr)
 	if err != nil {
 		return nil, err
 	}
 	if timeout > 0 {
 		c.c.SetReadDeadline(time.Time{})
 	}
-	// A body of its own (not one kept in c): once it hands c back to the
-	// pool, a late Close of this body must not touch the next request's.
-	resp.Body = &h1body{rc: resp.Body, c: c, b: b, keep: !resp.Close && !out.Close}
 	return resp, nil
 }
+
+// h1resp is one answer on the fast path.
+type h1resp struct {
+	resp http.Response
+	body h1body
+	lim  h1limited
+	vals [16]string
+}
+
+// readResponseH1 reads the answer's head. The common answer (HTTP/1.1,
+// 2xx–5xx, a Content-Length or no body) is parsed in place from c's read
+// buffer with one allocation for the head; anything else (chunked or
+// close-delimited bodies, 1xx, HTTP/1.0, folded or odd headers, a head
+// over the buffer) goes to net/http's ReadResponse, which reads the same
+// bytes, as nothing was consumed.
+func (b *backend) readResponseH1(c *h1conn, out *http.Request, hr *h1resp) (*http.Response, error) {
+	resp := &hr.resp
+	head, err := peekResponseHead(c.br)
+	if err == nil {
+		if c.h == nil {
+			c.h = make(http.Header, 16)
+		}
+		err = parseResponse(head, out.Method, resp, c.h, hr.vals[:0])
+		if err == nil {
+			c.br.Discard(len(head))
+			resp.Request = out
+			hr.lim = h1limited{br: c.br, n: resp.ContentLength}
+			if out.Method == http.MethodHead || resp.ContentLength < 0 {
+				hr.lim.n = 0
+			}
+			hr.body = h1body{rc: &hr.lim, c: c, b: b, keep: !resp.Close && !out.Close}
+			resp.Body = &hr.body
+			return resp, nil
+		}
+	}
+	if !errors.Is(err, errFallback) {
+		return nil, err
+	}
+	for {
+		r, err := http.ReadResponse(c.br, out)
+		if err != nil {
+			return nil, err
+		}
+		if r.StatusCode == http.StatusSwitchingProtocols {
+			return nil, errUnexpectedSwitch
+		}
+		if r.StatusCode >= 200 || r.StatusCode < 100 {
+			hr.body = h1body{rc: r.Body, c: c, b: b, keep: !r.Close && !out.Close}
+			r.Body = &hr.body
+			return r, nil
+		}
+		// 1xx informational answers (103 Early Hints) are not passed on.
+	}
+}
+
+// peekResponseHead returns the answer's head (through the blank line)
+// from br without consuming it; errFallback when it does not fit in br.
+func peekResponseHead(br *bufio.Reader) ([]byte, error) {
+	n := 1
+	for {
+		if _, err := br.Peek(n); err != nil {
+			if errors.Is(err, bufio.ErrBufferFull) {
+				return nil, errFallback
+			}
+			if br.Buffered() > 0 {
+				return nil, errFallback // a part of an answer: net/http says what is wrong
+			}
+			return nil, err
+		}
+		buf, _ := br.Peek(br.Buffered())
+		if i := bytes.Index(buf, []byte("\r\n\r\n")); i >= 0 {
+			return buf[:i+4], nil
+		}
+		if bytes.Contains(buf, []byte("\n\n")) {
+			return nil, errFallback // bare LF line ends
+		}
+		if len(buf) >= br.Size() {
+			return nil, errFallback
+		}
+		n = len(buf) + 1
+	}
+}
+
+// parseResponse fills resp from an answer's head (through the blank line)
+// to a request with method, with header h (cleared first; the proxy reuses
+// one per connection) and values in vals' room. It returns errFallback for
+// anything it leaves to net/http's ReadResponse: a status line other than
+// "HTTP/1.1 NNN reason" with NNN in 200–599, a bare LF, a folded, malformed
+// or control-character header line, Transfer-Encoding, no or several
+// Content-Length headers when a body may follow.
+func parseResponse(head []byte, method string, resp *http.Response, h http.Header, vals []string) error {
+	if len(head) < 16 || string(head[:9]) != "HTTP/1.1 " {
+		return errFallback
+	}
+	s := string(head) // the one allocation: every field below is a part of s
+	line, rest, _ := strings.Cut(s, "\r\n")
+	code := line[9:min(12, len(line))]
+	if len(code) != 3 || code[0] < '2' || code[0] > '5' || code[1] < '0' || code[1] > '9' || code[2] < '0' || code[2] > '9' {
+		return errFallback
+	}
+	if len(line) > 12 && line[12] != ' ' || !validValue(line) {
+		return errFallback
+	}
+	status := int(code[0]-'0')*100 + int(code[1]-'0')*10 + int(code[2]-'0')
+	clear(h)
+	cl, cls, closing := int64(-1), 0, false
+	n := 0
+	for rest != "\r\n" {
+		var l string
+		l, rest, _ = strings.Cut(rest, "\r\n")
+		name, value, ok := strings.Cut(l, ":")
+		if !ok || name == "" || !validToken(name) || n >= 100 {
+			return errFallback // folded, malformed or too many lines
+		}
+		n++
+		value = strings.Trim(value, " \t")
+		if !validValue(value) {
+			return errFallback
+		}
+		key := name
+		if !isCanonical(name) {
+			key = textproto.CanonicalMIMEHeaderKey(name)
+		}
+		switch key {
+		case "Content-Length":
+			if cls++; cls > 1 || value == "" || len(value) > 18 {
+				return errFallback
+			}
+			cl = 0
+			for i := 0; i < len(value); i++ {
+				if value[i] < '0' || value[i] > '9' {
+					return errFallback
+				}
+				cl = cl*10 + int64(value[i]-'0')
+			}
+		case "Transfer-Encoding":
+			return errFallback
+		case "Connection":
+			closing = closing || hasToken([]string{value}, "close")
+		}
+		if prior := h[key]; prior != nil {
+			h[key] = append(prior, value)
+		} else {
+			vals = append(vals, value)
+			h[key] = vals[len(vals)-1 : len(vals) : len(vals)]
+		}
+	}
+	switch {
+	case method == http.MethodHead:
+	case status == http.StatusNoContent || status == http.StatusNotModified:
+		cl = 0
+	case cl < 0:
+		return errFallback // chunked or up to the close
+	}
+	if closing {
+		delete(h, "Connection") // as net/http does
+	}
+	*resp = http.Response{
+		Status: line[9:], StatusCode: status, Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1,
+		Header: h, ContentLength: cl, Close: closing,
+	}
+	return nil
+}
+
+// h1limited reads the n bytes of a body from br, and says io.EOF with the
+// last of them, so that the connection goes back to the pool without
+// another call.
+type h1limited struct {
+	br *bufio.Reader
+	n  int64
+}
+
+func (l *h1limited) Read(p []byte) (int, error) {
+	if l.n <= 0 {
+		return 0, io.EOF
+	}
+	if int64(len(p)) > l.n {
+		p = p[:l.n]
+	}
+	k, err := l.br.Read(p)
+	l.n -= int64(k)
+	if l.n == 0 {
+		return k, io.EOF
+	}
+	if err == io.EOF {
+		err = io.ErrUnexpectedEOF
+	}
+	return k, err
+}
+
+func (l *h1limited) Close() error { return nil }
 
 // writeRequestH1 writes a bodiless request's head. The header map is the
 // client's, already checked by the server's parser, plus our own values;

@@ -28,7 +28,11 @@ func (l *listener) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 // serve routes r from the client connection ci.
 func (l *listener) serve(w http.ResponseWriter, r *http.Request, ci *connInfo) {
-	start := time.Now()
+	// Timings are for the access log only: without one, no clock reads.
+	var start time.Time
+	if l.p.cfg.AccessLog != nil {
+		start = time.Now()
+	}
 	tab := l.tab.Load()
 	src := ci.addr
 	ru := tab.match(r, hostOnly(r.Host), src)
@@ -91,6 +95,20 @@ func (ex *exchange) log(al *slog.Logger, r *http.Request, src netip.Addr) {
 type connInfo struct {
 	addr netip.Addr
 	xff  []string // {addr}: X-Forwarded-For of a request without one; read-only
+	// scratch is per-request room that the connection's next request
+	// reuses: set by the fast path for clients, whose requests follow one
+	// another; nil under net/http's server, where HTTP/2 streams overlap.
+	scratch *scratch
+}
+
+// scratch holds what forward would otherwise allocate for every request
+// that takes the fast path at both ends; nothing refers to it once
+// forward returns.
+type scratch struct {
+	vals [24]string // the request header's values
+	out  outgoing
+	rid  [1]string
+	resp h1resp
 }
 
 type connInfoKey struct{}
@@ -257,18 +275,46 @@ func (g *group) stickyCookie(ep *balance.Endpoint) string {
 var hopHeaders = []string{"Connection", "Proxy-Connection", "Keep-Alive", "Proxy-Authenticate", "Proxy-Authorization", "Te", "Trailer", "Transfer-Encoding", "Upgrade"}
 
 func removeHop(h http.Header) {
-	for _, c := range h["Connection"] {
-		for c != "" {
-			var f string
-			f, c, _ = strings.Cut(c, ",")
-			if f = strings.TrimSpace(f); f != "" {
-				delete(h, http.CanonicalHeaderKey(f))
+	removeNamed(h, h["Connection"])
+	if len(h) <= len(hopHeaders) {
+		// A short header is cheaper to walk than nine deletions, each a
+		// hash of its key.
+		for k := range h {
+			if isHop(k) {
+				delete(h, k)
 			}
 		}
+		return
 	}
 	for _, k := range hopHeaders {
 		delete(h, k)
 	}
+}
+
+// removeNamed deletes from h the headers that Connection values conn name.
+func removeNamed(h http.Header, conn []string) {
+	for _, c := range conn {
+		for c != "" {
+			var f string
+			f, c, _ = strings.Cut(c, ",")
+			switch f = strings.TrimSpace(f); {
+			case f == "" || strings.EqualFold(f, "close"):
+			case strings.EqualFold(f, "keep-alive"): // the common one, without a new string
+				delete(h, "Keep-Alive")
+			default:
+				delete(h, http.CanonicalHeaderKey(f))
+			}
+		}
+	}
+}
+
+// isHop reports whether k is one of hopHeaders.
+func isHop(k string) bool {
+	switch k {
+	case "Connection", "Proxy-Connection", "Keep-Alive", "Proxy-Authenticate", "Proxy-Authorization", "Te", "Trailer", "Transfer-Encoding", "Upgrade":
+		return true
+	}
+	return false
 }
 
 // upgradeType is the protocol r asks to switch to, "" for none.
@@ -399,9 +445,19 @@ func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, ex *exchange, ci
 	}
 	h["X-Forwarded-Proto"] = ex.tab.xfProto
 	h["X-Forwarded-Port"] = ex.tab.xfPort
+	// Both ends on the fast path: the request's room is the connection's.
+	sc := ci.scratch
+	if g.grpc || upgrade != "" || !idempotent(r.Method) || r.Body != nil && r.Body != http.NoBody {
+		sc = nil
+	}
 	rid := h["X-Request-Id"]
 	if !saneRequestID(rid) {
-		rid = []string{newRequestID()}
+		if sc != nil {
+			sc.rid[0] = newRequestID()
+			rid = sc.rid[:]
+		} else {
+			rid = []string{newRequestID()}
+		}
 		h["X-Request-Id"] = rid
 	}
 	ex.requestID = rid[0]
@@ -409,7 +465,13 @@ func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, ex *exchange, ci
 		h["User-Agent"] = nil // do not let the transport add Go's
 	}
 
-	o := new(outgoing) // one allocation for the request and its URL
+	var o *outgoing
+	var hr *h1resp
+	if sc != nil {
+		o, hr = &sc.out, &sc.resp
+	} else {
+		o = new(outgoing) // one allocation for the request and its URL
+	}
 	out, u := &o.req, &o.url
 	*out = *r
 	*u = *r.URL
@@ -430,7 +492,10 @@ func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, ex *exchange, ci
 
 	var resp *http.Response
 	var be *backend
-	t0 := time.Now()
+	var t0 time.Time
+	if !ex.start.IsZero() {
+		t0 = time.Now()
+	}
 	for attempt := 0; ; attempt++ {
 		be = p.backend(ex.tab, g, ep.Addr)
 		u.Host = be.hostport
@@ -439,7 +504,7 @@ func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, ex *exchange, ci
 		be.begin()
 		var err error
 		if fast {
-			resp, err = be.roundTripH1(out, ex.tab.request)
+			resp, err = be.roundTripH1(out, ex.tab.request, hr)
 		} else {
 			resp, err = be.tr.RoundTrip(out)
 		}
@@ -463,7 +528,9 @@ func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, ex *exchange, ci
 		ex.status = writeError(w, r, status, g.name)
 		return
 	}
-	ex.upstream = time.Since(t0)
+	if !t0.IsZero() {
+		ex.upstream = time.Since(t0)
+	}
 	defer func() { ep.Done(); be.end() }()
 
 	if resp.StatusCode >= 500 {
@@ -478,11 +545,13 @@ func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, ex *exchange, ci
 	}
 	defer resp.Body.Close()
 
-	wh := w.Header()
+	wh := w.Header() // empty: the answer's header goes in without its hop-by-hop part
 	for k, v := range resp.Header {
-		wh[k] = v
+		if !isHop(k) {
+			wh[k] = v
+		}
 	}
-	removeHop(wh)
+	removeNamed(wh, resp.Header["Connection"])
 	wh["X-Request-Id"] = rid
 	if setGroupCookie {
 		wh.Add("Set-Cookie", f.cookie+"="+strconv.Itoa(gi)+"; Path=/; Max-Age="+strconv.Itoa(int(f.sticky.Seconds()))+"; HttpOnly")
