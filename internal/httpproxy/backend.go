@@ -1,6 +1,7 @@
 package httpproxy
 
 import (
+	"context"
 	"maps"
 	"net"
 	"net/http"
@@ -30,6 +31,10 @@ type backend struct {
 	delay    time.Duration // the group's deregistration delay
 
 	h1 h1pool // the fast path's connections (h1.go)
+	// inst counts the target's requests for metrics; never nil, and timed
+	// only when timed is true (a real instrument, not noInstruments).
+	inst  Instruments
+	timed bool
 
 	inflight atomic.Int64
 	removed  atomic.Bool // out of the map: close connections as requests end
@@ -39,8 +44,14 @@ type backend struct {
 
 func (p *Proxy) newBackend(k backendKey, g *group) *backend {
 	d := &net.Dialer{Timeout: k.connect, KeepAlive: 30 * time.Second}
+	b := &backend{inst: noInstruments{}}
+	if p.cfg.Instruments != nil {
+		if in := p.cfg.Instruments(g.name, k.addr); in != nil {
+			b.inst, b.timed = in, true
+		}
+	}
 	tr := &http.Transport{
-		DialContext:           d.DialContext,
+		DialContext:           b.dial,
 		MaxIdleConnsPerHost:   p.cfg.MaxIdlePerTarget,
 		IdleConnTimeout:       90 * time.Second,
 		ResponseHeaderTimeout: k.request,
@@ -54,7 +65,33 @@ func (p *Proxy) newBackend(k backendKey, g *group) *backend {
 		protos.SetUnencryptedHTTP2(true)
 		tr.Protocols = &protos
 	}
-	return &backend{key: k, hostport: k.addr.String(), tr: tr, dialer: d, maxIdle: p.cfg.MaxIdlePerTarget, delay: g.delay}
+	b.key, b.hostport, b.tr, b.dialer, b.maxIdle, b.delay = k, k.addr.String(), tr, d, p.cfg.MaxIdlePerTarget, g.delay
+	return b
+}
+
+// dial connects to the target, counting the connection while it is open
+// when the backend has instruments.
+func (b *backend) dial(ctx context.Context, network, addr string) (net.Conn, error) {
+	c, err := b.dialer.DialContext(ctx, network, addr)
+	if err != nil || !b.timed {
+		return c, err
+	}
+	b.inst.Opened()
+	return &countedConn{Conn: c, inst: b.inst}, nil
+}
+
+// countedConn reports its Close to the instruments, once.
+type countedConn struct {
+	net.Conn
+	inst   Instruments
+	closed atomic.Bool
+}
+
+func (c *countedConn) Close() error {
+	if !c.closed.Swap(true) {
+		c.inst.Closed()
+	}
+	return c.Conn.Close()
 }
 
 // backend returns the pool for target addr of g under the listener

@@ -69,7 +69,7 @@ func (b *backend) getConn(ctx context.Context, fresh bool) (*h1conn, error) {
 		return c, nil
 	}
 	p.mu.Unlock()
-	nc, err := b.dialer.DialContext(ctx, "tcp", b.hostport)
+	nc, err := b.dial(ctx, "tcp", b.hostport)
 	if err != nil {
 		// The target is not there: its pooled connections are as dead.
 		b.closeIdle(time.Time{}, true)

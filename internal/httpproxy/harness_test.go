@@ -10,6 +10,7 @@ import (
 	"net/netip"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -117,6 +118,7 @@ type env struct {
 	t    testing.TB
 	p    *Proxy
 	rec  *recorder
+	inst *instRecorder
 	port int
 	st   *model.State
 	now  time.Time
@@ -134,7 +136,7 @@ func zones() []model.Zone {
 // as given, protocol http) unless mut changes it.
 func newEnv(t testing.TB, zone string, mut func(st *model.State)) *env {
 	t.Helper()
-	e := &env{t: t, rec: &recorder{}, port: freePort(t), now: t0, hs: map[state.Key]state.Status{}}
+	e := &env{t: t, rec: &recorder{}, inst: &instRecorder{}, port: freePort(t), now: t0, hs: map[state.Key]state.Status{}}
 	st := &model.State{
 		Regions: []model.Region{{Name: "r"}},
 		Zones:   zones(),
@@ -154,7 +156,7 @@ func newEnv(t testing.TB, zone string, mut func(st *model.State)) *env {
 		mut(st)
 	}
 	e.st = st
-	e.p = New(Config{Zone: zone, Health: e.rec, Now: func() time.Time {
+	e.p = New(Config{Zone: zone, Health: e.rec, Instruments: e.inst.For, Now: func() time.Time {
 		e.mu.Lock()
 		defer e.mu.Unlock()
 		return e.now
@@ -268,3 +270,40 @@ func (a *atomicInt) get() int {
 	defer a.mu.Unlock()
 	return a.n
 }
+
+// instRecorder hands out counting Instruments per group and target.
+type instRecorder struct {
+	mu sync.Mutex
+	m  map[string]*countingInst
+}
+
+// countingInst counts what a target's instruments were told.
+type countingInst struct {
+	requests, opened, closed, failed atomic.Int64
+	byStatus                         [6]atomic.Int64 // by status/100
+}
+
+func (r *instRecorder) For(group string, addr netip.AddrPort) Instruments { return r.get(group, addr) }
+
+func (r *instRecorder) get(group string, addr netip.AddrPort) *countingInst {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.m == nil {
+		r.m = map[string]*countingInst{}
+	}
+	k := group + "/" + addr.String()
+	if r.m[k] == nil {
+		r.m[k] = &countingInst{}
+	}
+	return r.m[k]
+}
+
+func (c *countingInst) Request() { c.requests.Add(1) }
+func (c *countingInst) Response(status int, _ time.Duration) {
+	if i := status / 100; i >= 0 && i < len(c.byStatus) {
+		c.byStatus[i].Add(1)
+	}
+}
+func (c *countingInst) Failed(time.Duration) { c.failed.Add(1) }
+func (c *countingInst) Opened()              { c.opened.Add(1) }
+func (c *countingInst) Closed()              { c.closed.Add(1) }

@@ -62,7 +62,34 @@ type Config struct {
 	NoFastPath bool
 	// Now returns the time for slow start and draining. Default time.Now.
 	Now func() time.Time
+	// Instruments returns the metrics of one target of a group, resolved
+	// once per target pool; nil counts nothing. metrics.Proxy.Target fits.
+	Instruments func(group string, addr netip.AddrPort) Instruments
 }
+
+// Instruments count one target's requests for metrics. Their methods must
+// not block or allocate; *metrics.Target implements them.
+type Instruments interface {
+	// Request counts a request sent to the target.
+	Request()
+	// Response records the target's answer status and the time to its head.
+	Response(status int, took time.Duration)
+	// Failed records a request that got no answer (refused, reset, timed
+	// out), after took.
+	Failed(took time.Duration)
+	// Opened and Closed count connections to the target.
+	Opened()
+	Closed()
+}
+
+// noInstruments counts nothing.
+type noInstruments struct{}
+
+func (noInstruments) Request()                    {}
+func (noInstruments) Response(int, time.Duration) {}
+func (noInstruments) Failed(time.Duration)        {}
+func (noInstruments) Opened()                     {}
+func (noInstruments) Closed()                     {}
 
 // Proxy serves the http and https listeners of the views it is given.
 // Apply, Refresh and Shutdown are called from one goroutine (the owner);

@@ -502,6 +502,11 @@ func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, ex *exchange, ci
 		ex.target, ex.zone = ep.Addr, ep.Zone
 		ep.Begin()
 		be.begin()
+		be.inst.Request()
+		var sent time.Time
+		if be.timed {
+			sent = time.Now()
+		}
 		var err error
 		if fast {
 			resp, err = be.roundTripH1(out, ex.tab.request, hr)
@@ -509,7 +514,13 @@ func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, ex *exchange, ci
 			resp, err = be.tr.RoundTrip(out)
 		}
 		if err == nil {
+			if be.timed {
+				be.inst.Response(resp.StatusCode, time.Since(sent))
+			}
 			break
+		}
+		if be.timed {
+			be.inst.Failed(time.Since(sent))
 		}
 		ep.Done()
 		be.end()

@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"net/netip"
 	"time"
 
 	"github.com/switchboard/switchboard/internal/httpproxy"
@@ -17,7 +18,11 @@ func (s *Server) runHTTPProxy(ctx context.Context, stop <-chan struct{}) error {
 	settings := s.settings
 	s.mu.Unlock()
 	log := s.log.With("component", "httpproxy")
-	p := httpproxy.New(httpproxy.Config{Zone: settings.Zone, Health: s.health, Logger: log})
+	p := httpproxy.New(httpproxy.Config{Zone: settings.Zone, Health: s.health, Logger: log,
+		Instruments: func(group string, addr netip.AddrPort) httpproxy.Instruments {
+			return s.obs.metrics.Proxy().Target(group, addr)
+		},
+	})
 	views := s.pub.Subscribe(ctx)
 	tick := time.NewTicker(time.Second) // slow start, draining, certificate files
 	defer tick.Stop()
