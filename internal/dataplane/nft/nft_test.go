@@ -137,7 +137,11 @@ func (l *lab) addTarget() *netns.Host {
 func (l *lab) dial(localPort int) (string, error) {
 	var c net.Conn
 	err := l.client.Do(func() (err error) {
-		d := net.Dialer{Timeout: 2 * time.Second}
+		// Long enough for TCP to resend a SYN twice (1 s, then 2 s later):
+		// in DSR over IPv6 the first SYN to a target whose neighbour entry
+		// is cold is sometimes lost while the balancer resolves it (about
+		// 4 runs in 10 here with a 2 s timeout), and a client resends.
+		d := net.Dialer{Timeout: 8 * time.Second}
 		if localPort != 0 {
 			d.LocalAddr = &net.TCPAddr{Port: localPort}
 		}
