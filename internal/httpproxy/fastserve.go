@@ -326,21 +326,12 @@ func parseRequest(head []byte, r *http.Request, u *url.URL, h http.Header, vals 
 	host, hosts := "", 0
 	n := 0
 	for rest != "\r\n" && rest != "" {
-		var l string
-		l, rest, _ = strings.Cut(rest, "\r\n")
-		name, value, ok := strings.Cut(l, ":")
-		if !ok || name == "" || !validToken(name) || n >= 100 {
+		key, value, after, ok := headerLine(rest)
+		if !ok || n >= 100 {
 			return errFallback // folded, malformed or too many lines
 		}
+		rest = after
 		n++
-		value = strings.Trim(value, " \t")
-		if !validValue(value) {
-			return errFallback
-		}
-		key := name
-		if !isCanonical(name) {
-			key = textproto.CanonicalMIMEHeaderKey(name)
-		}
 		switch key {
 		case "Host":
 			host, hosts = value, hosts+1
@@ -370,6 +361,27 @@ func parseRequest(head []byte, r *http.Request, u *url.URL, h http.Header, vals 
 		Close: hasToken(h["Connection"], "close"),
 	}
 	return nil
+}
+
+// headerLine takes the first header line of rest: its canonical key, its
+// value without surrounding blanks, and what follows the line. ok is false
+// for a folded, malformed or invalid line, which the request and answer
+// parsers both leave to net/http.
+func headerLine(rest string) (key, value, after string, ok bool) {
+	l, after, _ := strings.Cut(rest, "\r\n")
+	name, value, ok := strings.Cut(l, ":")
+	if !ok || name == "" || !validToken(name) {
+		return "", "", "", false
+	}
+	value = strings.Trim(value, " \t")
+	if !validValue(value) {
+		return "", "", "", false
+	}
+	key = name
+	if !isCanonical(name) {
+		key = textproto.CanonicalMIMEHeaderKey(name)
+	}
+	return key, value, after, true
 }
 
 func validMethod(m string) bool { return m != "" && validToken(m) }

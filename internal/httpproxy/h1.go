@@ -8,7 +8,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"net/textproto"
 	"runtime"
 	"strings"
 	"sync"
@@ -290,21 +289,12 @@ func parseResponse(head []byte, method string, resp *http.Response, h http.Heade
 	cl, cls, closing := int64(-1), 0, false
 	n := 0
 	for rest != "\r\n" {
-		var l string
-		l, rest, _ = strings.Cut(rest, "\r\n")
-		name, value, ok := strings.Cut(l, ":")
-		if !ok || name == "" || !validToken(name) || n >= 100 {
+		key, value, after, ok := headerLine(rest)
+		if !ok || n >= 100 {
 			return errFallback // folded, malformed or too many lines
 		}
+		rest = after
 		n++
-		value = strings.Trim(value, " \t")
-		if !validValue(value) {
-			return errFallback
-		}
-		key := name
-		if !isCanonical(name) {
-			key = textproto.CanonicalMIMEHeaderKey(name)
-		}
 		switch key {
 		case "Content-Length":
 			if cls++; cls > 1 || value == "" || len(value) > 18 {
