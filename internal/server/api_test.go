@@ -1,7 +1,6 @@
 package server
 
 import (
-	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -78,8 +77,7 @@ func TestAdminTLSAndTokens(t *testing.T) {
 	dir := t.TempDir()
 	certFile, keyFile, pool := selfSigned(t, dir)
 	const token = "write-secret-0123456789"
-	cfg := filepath.Join(dir, "c.yaml")
-	os.WriteFile(cfg, []byte(fmt.Sprintf(`server:
+	conf := fmt.Sprintf(`server:
   admin:
     listen: "127.0.0.1:0"
     tls: { cert_file: %q, key_file: %q }
@@ -87,21 +85,9 @@ func TestAdminTLSAndTokens(t *testing.T) {
   shutdown_timeout: 2s
 zones:
   - { name: a }
-`, certFile, keyFile, token)), 0o644)
+`, certFile, keyFile, token)
 	var logs lockedBuffer
-	srv, err := New(Config{ConfigPath: cfg, DataDir: filepath.Join(dir, "data"), WatchInterval: -1, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- srv.Run(ctx) }()
-	defer func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("Run = %v", err)
-		}
-	}()
+	runServer(t, conf, slog.New(slog.NewTextHandler(&logs, nil)))
 	re := regexp.MustCompile(`msg="admin listener" addr=(\S+)`)
 	var addr string
 	for deadline := time.Now().Add(10 * time.Second); addr == "" && time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {

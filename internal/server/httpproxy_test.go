@@ -1,14 +1,11 @@
 package server
 
 import (
-	"context"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -38,8 +35,6 @@ func TestHTTPProxyServesAndDrains(t *testing.T) {
 	port := ln.Addr().(*net.TCPAddr).Port
 	ln.Close()
 
-	dir := t.TempDir()
-	cfg := filepath.Join(dir, "c.yaml")
 	conf := fmt.Sprintf(`server:
   admin: { listen: "127.0.0.1:0" }
   shutdown_timeout: 5s
@@ -60,16 +55,7 @@ load_balancers:
         port: %d
         default_action: { forward: { target_groups: [{ name: web }] } }
 `, bport, port)
-	if err := os.WriteFile(cfg, []byte(conf), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	srv, err := New(Config{ConfigPath: cfg, DataDir: filepath.Join(dir, "data"), WatchInterval: -1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- srv.Run(ctx) }()
+	_, cancel, wait := runServer(t, conf, nil)
 
 	tr := &http.Transport{}
 	defer tr.CloseIdleConnections()
@@ -120,7 +106,7 @@ load_balancers:
 	if got := <-slow; got != "200 hello" {
 		t.Errorf("in-flight request during shutdown = %q, want 200 hello", got)
 	}
-	if err := <-done; err != nil {
+	if err := wait(); err != nil {
 		t.Errorf("Run = %v", err)
 	}
 }
@@ -143,8 +129,6 @@ func TestHTTPProxyPassiveEjection(t *testing.T) {
 	}
 	port := ln.Addr().(*net.TCPAddr).Port
 	ln.Close()
-	dir := t.TempDir()
-	cfg := filepath.Join(dir, "c.yaml")
 	conf := fmt.Sprintf(`server:
   admin: { listen: "127.0.0.1:0" }
   shutdown_timeout: 2s
@@ -166,22 +150,8 @@ load_balancers:
         port: %d
         default_action: { forward: { target_groups: [{ name: web }] } }
 `, ap, bp, port)
-	if err := os.WriteFile(cfg, []byte(conf), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	srv, err := New(Config{ConfigPath: cfg, DataDir: filepath.Join(dir, "data"), WatchInterval: -1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- srv.Run(ctx) }()
-	defer func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("Run = %v", err)
-		}
-	}()
+	srv, cancel, wait := runServer(t, conf, nil)
+	defer func() { cancel(); wait() }() // before the leak check's deferred call
 	tr := &http.Transport{}
 	defer tr.CloseIdleConnections()
 	cli := &http.Client{Transport: tr, Timeout: 10 * time.Second}

@@ -1,12 +1,9 @@
 package server
 
 import (
-	"context"
 	"fmt"
 	"io"
 	"net"
-	"os"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -35,8 +32,6 @@ func TestRunServesL4(t *testing.T) {
 		}
 	}()
 	port := freePort(t, "tcp")
-	dir := t.TempDir()
-	cfg := filepath.Join(dir, "c.yaml")
 	yaml := testConfig + fmt.Sprintf(`target_groups:
   - { name: web, protocol: tcp, targets: [{ address: 127.0.0.1, port: %d, zone: a }] }
 load_balancers:
@@ -44,16 +39,7 @@ load_balancers:
     listeners:
       - { protocol: tcp, port: %d, address: 127.0.0.1, default_action: { forward: { target_groups: [{ name: web }] } } }
 `, backend.Addr().(*net.TCPAddr).Port, port)
-	if err := os.WriteFile(cfg, []byte(yaml), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	srv, err := New(Config{ConfigPath: cfg, DataDir: filepath.Join(dir, "data"), WatchInterval: -1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- srv.Run(ctx) }()
+	_, cancel, wait := runServer(t, yaml, nil)
 	var got []byte
 	deadline := time.Now().Add(10 * time.Second)
 	for {
@@ -75,7 +61,7 @@ load_balancers:
 		t.Errorf("through the L4 listener got %q", got)
 	}
 	cancel()
-	if err := <-done; err != nil {
+	if err := wait(); err != nil {
 		t.Errorf("Run after cancel = %v, want nil", err)
 	}
 	if _, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", port)); err == nil {

@@ -1,12 +1,9 @@
 package server
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"net"
-	"os"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -53,9 +50,7 @@ func freePort(t *testing.T, network string) int {
 func TestRoute53OnAdminListener(t *testing.T) {
 	const id, secret = "AKIAIOSFODNN7EXAMPLE", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
 	t.Setenv("TEST_R53_SECRET", secret)
-	dir := t.TempDir()
 	adminPort, dnsPort := freePort(t, "tcp"), freePort(t, "udp")
-	cfg := filepath.Join(dir, "c.yaml")
 	conf := fmt.Sprintf(`server:
   admin: { listen: "127.0.0.1:%d" }
   dns: { listen: ["127.0.0.1:%d"] }
@@ -65,22 +60,8 @@ func TestRoute53OnAdminListener(t *testing.T) {
       - { id: %s, secret_env: TEST_R53_SECRET }
       - { id: AKIAUNSETSECRET00000, secret_env: TEST_R53_UNSET_SECRET }
 `, adminPort, dnsPort, id)
-	if err := os.WriteFile(cfg, []byte(conf), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	srv, err := New(Config{ConfigPath: cfg, DataDir: filepath.Join(dir, "data"), WatchInterval: -1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- srv.Run(ctx) }()
-	defer func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("Run = %v", err)
-		}
-	}()
+	runServer(t, conf, nil)
+	ctx := t.Context()
 	client := func(id, secret string) *r53.Client {
 		return r53.New(r53.Options{
 			BaseEndpoint: aws.String(fmt.Sprintf("http://127.0.0.1:%d", adminPort)), Region: "us-east-1",
@@ -89,6 +70,7 @@ func TestRoute53OnAdminListener(t *testing.T) {
 	}
 	c := client(id, secret)
 	var zone *r53.CreateHostedZoneOutput
+	var err error
 	deadline := time.Now().Add(10 * time.Second)
 	tick := time.NewTicker(20 * time.Millisecond) // polls real sockets, which no fake clock drives
 	defer tick.Stop()
