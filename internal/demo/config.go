@@ -108,9 +108,6 @@ target_groups:`)
 		w("    protocol: %s", tg.proto)
 		w("    cross_zone: false")
 		w("    deregistration_delay: 5s")
-		w("    # a target that refuses live traffic is ejected at once, for 5s here")
-		w("    # (30s by default) so the demo's zone comes back quickly after heal-zone")
-		w("    outlier_detection: { base_ejection: 5s }")
 		if tg.proto == "http" {
 			w("    health_check: { path: /healthz, interval: 1s, healthy_threshold: 2, unhealthy_threshold: 2 }")
 		} else {

@@ -657,7 +657,11 @@ func (e *Engine) combineLocked(k state.Key, now time.Time) bool {
 	}
 	st := p.status()
 	if g := e.groupOf(k); g != nil {
-		if ps := g.passive[k]; ps != nil && ps.ejected(now) {
+		ps := g.passive[k]
+		if ps != nil && st.Observed {
+			ps.activeSays(st.Healthy, now)
+		}
+		if ps != nil && ps.ejected(now) {
 			st.Healthy, st.Ejected, st.Reason = false, true, ps.reason
 		}
 	}

@@ -660,3 +660,37 @@ func TestLateFailureIsNotTheTargets(t *testing.T) {
 		}
 	})
 }
+
+// TestEjectionEndsWhenActiveChecksRecover: a target ejected on a refused
+// connection stays out while its active check fails, and returns on the
+// check's first pass after that, long before base_ejection; one whose check
+// never failed stays out for the whole ejection (TestPassiveEjection).
+func TestEjectionEndsWhenActiveChecksRecover(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		c := &switchable{}
+		c.healthy.Store(true)
+		e := engineWith(c)
+		stop := run(t, e, groupState(4, &model.OutlierDetection{BaseEjection: dur("5m"), MaxEjection: dur("10m")}))
+		defer stop()
+		status := func() state.Status {
+			settle()
+			st, _ := e.Snapshot().Get(targetKey(0))
+			return st
+		}
+		after(10 * time.Second) // the first active pass
+		c.healthy.Store(false)
+		e.Report("web", targetKey(0).Target, ConnectFailure, "connection refused")
+		if st := status(); !st.Ejected {
+			t.Fatalf("not ejected on a refused connection: %+v", st)
+		}
+		after(10 * time.Second) // the check fails too
+		if st := status(); !st.Ejected || st.Healthy {
+			t.Fatalf("after a failed check: %+v, want still ejected", st)
+		}
+		c.healthy.Store(true)
+		after(10 * time.Second) // the check passes again: recovered
+		if st := status(); st.Ejected || !st.Healthy {
+			t.Errorf("after the check passed again: %+v, want the ejection over (it had 4m40s left)", st)
+		}
+	})
+}

@@ -37,6 +37,9 @@ type passive struct {
 	until     time.Time // ejected until then; zero when not ejected
 	ejections int       // ejections so far; the next lasts one base_ejection longer
 	lastEnd   time.Time // when the last ejection ended
+	// sawDown is true once the active check found the target unhealthy
+	// during the current ejection: its next pass then ends the ejection.
+	sawDown bool
 	reason    string
 	// counting mirrors failures+connects > 0, so that Report can drop a
 	// Success on a target with nothing to reset without taking the lock.
@@ -66,6 +69,26 @@ func (e *Engine) setFastLocked() {
 }
 
 func (ps *passive) ejected(now time.Time) bool { return !ps.until.IsZero() && now.Before(ps.until) }
+
+func (ps *passive) endEjection(now time.Time) {
+	ps.until, ps.lastEnd, ps.reason, ps.sawDown = time.Time{}, now, "", false
+}
+
+// activeSays folds the active check's verdict into an ejection in force: a
+// target the active check saw fail and then pass again during its ejection
+// has recovered, and the ejection ends early, so a target that was down
+// returns as soon as its checks say so rather than after base_ejection. A
+// target the active check never saw fail (live traffic failing in ways the
+// check does not catch) stays out for the ejection's time.
+func (ps *passive) activeSays(healthy bool, now time.Time) {
+	switch {
+	case !ps.ejected(now):
+	case !healthy:
+		ps.sawDown = true
+	case ps.sawDown:
+		ps.endEjection(now)
+	}
+}
 
 func (e *Engine) groupOf(k state.Key) *group {
 	if !k.Target.IsValid() || len(k.Check) <= len(state.GroupCheck("")) {
@@ -128,7 +151,7 @@ func (e *Engine) Report(name string, target netip.AddrPort, o Outcome, reason st
 	}
 	ps.ejections++
 	d := min(time.Duration(ps.ejections)*g.od.BaseEjection.D(), g.od.MaxEjection.D())
-	ps.until, ps.failures, ps.connects = now.Add(d), 0, 0
+	ps.until, ps.failures, ps.connects, ps.sawDown = now.Add(d), 0, 0, false
 	what := "failures"
 	if o == ConnectFailure {
 		what = "connect failures"
@@ -177,7 +200,7 @@ func (e *Engine) endEjections(now time.Time) (time.Duration, bool) {
 			switch {
 			case ps.until.IsZero():
 			case !now.Before(ps.until):
-				ps.until, ps.lastEnd, ps.reason = time.Time{}, now, ""
+				ps.endEjection(now)
 				e.combineLocked(k, now)
 			default:
 				if d := ps.until.Sub(now); !found || d < next {

@@ -62,7 +62,8 @@ type TargetGroup struct {
 
 // OutlierDetection ejects a target after consecutive failures of live
 // traffic (connect refused, reset, timeout, 5xx), for a time that grows with
-// each ejection.
+// each ejection. An ejection ends early when the target's active health
+// check, having failed during it, passes again.
 type OutlierDetection struct {
 	// Disabled turns passive detection off for the group.
 	Disabled bool `yaml:"disabled" json:"disabled,omitempty"`
