@@ -40,7 +40,7 @@ type passive struct {
 	// sawDown is true once the active check found the target unhealthy
 	// during the current ejection: its next pass then ends the ejection.
 	sawDown bool
-	reason    string
+	reason  string
 	// counting mirrors failures+connects > 0, so that Report can drop a
 	// Success on a target with nothing to reset without taking the lock.
 	// Written under Engine.mu, read without it.
