@@ -57,6 +57,10 @@ func demoVerb(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		defer os.RemoveAll(d)
 		*dir = d
 	}
+	if err := os.MkdirAll(*dir, 0o755); err != nil {
+		fmt.Fprintln(stderr, "switchboard demo:", err)
+		return 1
+	}
 	ctx, stop := signal.NotifyContext(ctx, syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
 

@@ -45,8 +45,9 @@ func TestDemo(t *testing.T) {
 	dnsAddr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
 	control := fmt.Sprintf("127.0.0.1:%d", freePort(t))
 	httpPort, tcpPort := freePort(t), freePort(t)
-	cmd := exec.Command(bin, "demo",
-		"--admin", fmt.Sprintf("127.0.0.1:%d", freePort(t)), "--dns", dnsAddr,
+	admin := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	cmd := exec.Command(bin, "demo", "--log-level", "info",
+		"--admin", admin, "--dns", dnsAddr,
 		"--http-port", strconv.Itoa(httpPort), "--tcp-port", strconv.Itoa(tcpPort),
 		"--control", control, "--dir", t.TempDir())
 	out, err := cmd.StdoutPipe()
@@ -69,6 +70,11 @@ func TestDemo(t *testing.T) {
 		}
 	}()
 	t.Cleanup(func() {
+		if t.Failed() {
+			if code, body := get(t, "http://"+admin+"/status"); code == 200 {
+				t.Logf("demo /status:\n%s", body)
+			}
+		}
 		cmd.Process.Signal(syscall.SIGTERM)
 		cmd.Wait()
 		if t.Failed() {
