@@ -3,6 +3,7 @@ package e2e
 import (
 	"bufio"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os/exec"
@@ -16,10 +17,15 @@ import (
 	"github.com/miekg/dns"
 )
 
-// freePort returns a port free on 127.0.0.1 for both TCP and UDP just now.
+// freePort returns a port free on 127.0.0.1 for both TCP and UDP just now,
+// and never the same port twice in one test run: the kernel may hand a
+// just-closed port out again, and two listeners of one demo on one port
+// would stop it from starting.
 func freePort(t *testing.T) int {
 	t.Helper()
-	for range 50 {
+	portsMu.Lock()
+	defer portsMu.Unlock()
+	for range 100 {
 		ln, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
 			t.Fatal(err)
@@ -29,12 +35,20 @@ func freePort(t *testing.T) int {
 		ln.Close()
 		if err == nil {
 			pc.Close()
-			return port
+			if !portsGiven[port] {
+				portsGiven[port] = true
+				return port
+			}
 		}
 	}
 	t.Fatal("no free port")
 	return 0
 }
+
+var (
+	portsMu    sync.Mutex
+	portsGiven = map[int]bool{}
+)
 
 // TestDemo runs `switchboard demo` as a newcomer would, fails zone b with
 // `switchboard demo fail-zone b`, and sees the DNS answers and the HTTP
@@ -71,8 +85,10 @@ func TestDemo(t *testing.T) {
 	}()
 	t.Cleanup(func() {
 		if t.Failed() {
-			if code, body := get(t, "http://"+admin+"/status"); code == 200 {
-				t.Logf("demo /status:\n%s", body)
+			if resp, err := http.Get("http://" + admin + "/status"); err == nil {
+				b, _ := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				t.Logf("demo /status:\n%s", b)
 			}
 		}
 		cmd.Process.Signal(syscall.SIGTERM)
