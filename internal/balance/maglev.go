@@ -24,6 +24,12 @@ const DefaultTableSize = 65537
 // greater than 1, when names and weights differ in length, when a name
 // repeats, or when no weight is positive.
 func Maglev(names []string, weights []int, m int) ([]int32, error) {
+	return MaglevInto(nil, names, weights, m)
+}
+
+// MaglevInto is Maglev writing into table when it has room for m slots,
+// so that a caller rebuilding the same table on every change keeps one.
+func MaglevInto(table []int32, names []string, weights []int, m int) ([]int32, error) {
 	if m < 2 || !IsPrime(m) {
 		return nil, fmt.Errorf("balance: maglev table size %d is not a prime", m)
 	}
@@ -49,27 +55,56 @@ func Maglev(names []string, weights []int, m int) ([]int32, error) {
 		offset[i] = h % uint64(m)
 		skip[i] = mix(h)%uint64(m-1) + 1
 	}
-	table := make([]int32, m)
-	for i := range table {
-		table[i] = -1
+	if cap(table) >= m {
+		table = table[:m]
+	} else {
+		table = make([]int32, m)
 	}
+	// used marks the filled slots: the walk tests it at every step, and a
+	// bit per slot (8 KiB for 65,537) stays in the first-level cache where
+	// the table (256 KiB) does not.
+	used := make([]uint64, (m+63)/64)
 	// pos is where each name's permutation stands, offset + j·skip mod m,
 	// advanced by adding skip (< m) and subtracting m at most once: the
 	// same walk without a multiplication and a division per step.
 	pos := offset
 	credit := make([]int, len(names)) // weighted turns owed
+	// The walk costs about m/free steps per claim, so the last few hundred
+	// free slots cost most of all steps (m·ln m in total). With few slots
+	// left it is cheaper to ask which free slot comes first in the name's
+	// permutation: slot s is at index (s − offset)·skip⁻¹ mod m, and every
+	// slot before the name's position is already taken, so the free slot
+	// of smallest index is exactly the one the walk would reach.
+	tail := tailSize(m)
+	var free []int32 // the free slots, once at most tail remain
+	var inv []uint64 // skip⁻¹ mod m per name, computed when first needed
 	for filled := 0; filled < m; {
 		for i := range names {
 			credit[i] += weights[i]
 			for credit[i] >= maxW && filled < m {
 				credit[i] -= maxW
+				if m-filled <= tail {
+					if free == nil {
+						free, inv = freeSlots(used, m), make([]uint64, len(names))
+					}
+					if inv[i] == 0 {
+						inv[i] = modPow(skip[i], uint64(m-2), uint64(m))
+					}
+					k := firstFree(free, offset[i], inv[i], uint64(m))
+					table[free[k]] = int32(i)
+					free[k] = free[len(free)-1]
+					free = free[:len(free)-1]
+					filled++
+					continue
+				}
 				// Walk the permutation to the next free slot.
 				for {
 					slot := pos[i]
 					if pos[i] += skip[i]; pos[i] >= uint64(m) {
 						pos[i] -= uint64(m)
 					}
-					if table[slot] < 0 {
+					if w, bit := slot>>6, uint64(1)<<(slot&63); used[w]&bit == 0 {
+						used[w] |= bit
 						table[slot] = int32(i)
 						filled++
 						break
@@ -79,6 +114,56 @@ func Maglev(names []string, weights []int, m int) ([]int32, error) {
 		}
 	}
 	return table, nil
+}
+
+// tailSize is the number of free slots below which Maglev finds a name's
+// next slot by index rather than by walking: where a walk of about m/free
+// steps costs as much as computing the index of every free slot.
+func tailSize(m int) int {
+	t := 1
+	for t*t < 4*m {
+		t++
+	}
+	return t
+}
+
+// freeSlots lists the slots not marked in used.
+func freeSlots(used []uint64, m int) []int32 {
+	var free []int32
+	for s := range m {
+		if used[s>>6]&(1<<(s&63)) == 0 {
+			free = append(free, int32(s))
+		}
+	}
+	return free
+}
+
+// firstFree returns the position in free of the slot that comes first in
+// the permutation offset + j·skip (mod m), given inv = skip⁻¹ mod m.
+func firstFree(free []int32, offset, inv, m uint64) int {
+	best, bestJ := 0, m
+	for k, s := range free {
+		d := uint64(s) + m - offset // s − offset, kept non-negative
+		if d >= m {
+			d -= m
+		}
+		if j := d * inv % m; j < bestJ {
+			best, bestJ = k, j
+		}
+	}
+	return best
+}
+
+// modPow returns b^e mod m, for m < 2^32.
+func modPow(b, e, m uint64) uint64 {
+	r := uint64(1)
+	for b %= m; e > 0; e >>= 1 {
+		if e&1 == 1 {
+			r = r * b % m
+		}
+		b = b * b % m
+	}
+	return r
 }
 
 // IsPrime reports whether n is a prime.

@@ -74,7 +74,9 @@ type Backend struct {
 	maps     map[mapKey]*slotMap // the slots we know are in the kernel
 	// scratch is reused for each service's wanted slots.
 	scratch []uint32
-	closed  bool
+	// maglev is reused for each service's Maglev table.
+	maglev maglevScratch
+	closed bool
 }
 
 type mapKey struct {

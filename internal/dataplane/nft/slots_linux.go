@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"hash/fnv"
+	"net/netip"
 
 	"github.com/google/nftables"
 	"github.com/google/nftables/binaryutil"
@@ -63,7 +64,7 @@ func (b *Backend) reconcileSlots(ctx context.Context, svcs []*service, rep *data
 			}
 			b.maps[key] = have
 		}
-		want, err := wantSlots(s, have, b.scratch)
+		want, err := wantSlots(s, have, b.scratch, &b.maglev)
 		if err != nil {
 			return fmt.Errorf("dataplane/nft: %s: %w", s.d.Name, err)
 		}
@@ -138,7 +139,7 @@ func value(s *service, t dataplane.Target) []byte {
 
 // wantSlots is s's Maglev table as ids of m's values (0 when the service
 // has no target), written into buf when it is large enough.
-func wantSlots(s *service, m *slotMap, buf []uint32) ([]uint32, error) {
+func wantSlots(s *service, m *slotMap, buf []uint32, sc *maglevScratch) ([]uint32, error) {
 	var ids []uint32
 	if cap(buf) >= s.slots {
 		ids = buf[:s.slots]
@@ -152,12 +153,13 @@ func wantSlots(s *service, m *slotMap, buf []uint32) ([]uint32, error) {
 	names := make([]string, len(s.targets))
 	weights := make([]int, len(s.targets))
 	for i, t := range s.targets {
-		names[i], weights[i] = t.Addr.String(), t.Weight
+		names[i], weights[i] = sc.name(t.Addr), t.Weight
 	}
-	table, err := balance.Maglev(names, weights, s.slots)
+	table, err := balance.MaglevInto(sc.table, names, weights, s.slots)
 	if err != nil {
 		return nil, err
 	}
+	sc.table = table
 	enc := make([]uint32, len(s.targets))
 	for i, t := range s.targets {
 		enc[i] = m.intern(value(s, t))
@@ -168,13 +170,47 @@ func wantSlots(s *service, m *slotMap, buf []uint32) ([]uint32, error) {
 	return ids, nil
 }
 
-// element encodes slot i with value id.
-func element(m *slotMap, i int, id uint32) nftables.SetElement {
-	e := nftables.SetElement{Key: binaryutil.NativeEndian.PutUint32(uint32(i))}
+// maglevScratch keeps what one table's build leaves for the next: the
+// table itself and the targets' names, so that a change of one target in
+// a thousand neither allocates the table nor formats every address again.
+type maglevScratch struct {
+	table []int32
+	names map[netip.AddrPort]string
+}
+
+// name is a's Maglev name, its "address:port" form.
+func (sc *maglevScratch) name(a netip.AddrPort) string {
+	if n, ok := sc.names[a]; ok {
+		return n
+	}
+	if sc.names == nil || len(sc.names) >= 1<<16 {
+		sc.names = map[netip.AddrPort]string{} // bounded: start again
+	}
+	n := a.String()
+	sc.names[a] = n
+	return n
+}
+
+// element encodes slot i, whose key is key, with value id.
+func element(m *slotMap, key []byte, id uint32) nftables.SetElement {
+	e := nftables.SetElement{Key: key}
 	if id != 0 {
 		e.Val = m.values[id]
 	}
 	return e
+}
+
+// keySlab hands out the 4-byte keys of slots from shared blocks rather
+// than one allocation each; a key is never written after it is handed out.
+type keySlab []byte
+
+func (k *keySlab) key(i int) []byte {
+	if len(*k)+4 > cap(*k) {
+		*k = make([]byte, 0, 4096)
+	}
+	*k = binary.NativeEndian.AppendUint32(*k, uint32(i))
+	n := len(*k)
+	return (*k)[n-4 : n : n]
 }
 
 // readMap reads a service's map from the kernel.
@@ -213,6 +249,7 @@ func (b *Backend) readMap(s *service) (*slotMap, error) {
 func (b *Backend) writeSlots(m *slotMap, want []uint32) (added, changed, removed int, err error) {
 	var dels, adds []nftables.SetElement
 	var pending []int // slots changed in the open transaction
+	var keys keySlab
 	flush := func() error {
 		if len(dels)+len(adds) == 0 {
 			return nil
@@ -249,11 +286,12 @@ func (b *Backend) writeSlots(m *slotMap, want []uint32) (added, changed, removed
 		default:
 			changed++
 		}
+		key := keys.key(i)
 		if h != 0 {
-			dels = append(dels, element(m, i, 0))
+			dels = append(dels, element(m, key, 0))
 		}
 		if w != 0 {
-			adds = append(adds, element(m, i, w))
+			adds = append(adds, element(m, key, w))
 		}
 		pending = append(pending, i)
 		if len(pending) >= b.cfg.TxnSize {
