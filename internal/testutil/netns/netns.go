@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -207,6 +208,11 @@ func (l *LAN) Add(t testing.TB, label string) *Host {
 	l.Switch.Exec(t, "ip", "link", "set", h.Peer, "master", "br0", "up")
 	h.Exec(t, "ip", "addr", "add", h.Addr.String(), "dev", Iface)
 	h.Exec(t, "ip", "-6", "addr", "add", h.Addr6.String(), "dev", Iface, "nodad")
+	// No duplicate address detection for the link-local address either: a
+	// freshly wired host would otherwise have no usable link-local address
+	// for its first second or two, and neighbour discovery from it (which
+	// needs one) would stall, which real hosts, up long before, never see.
+	h.Exec(t, "sysctl", "-qw", "net.ipv6.conf."+Iface+".accept_dad=0")
 	h.Exec(t, "ip", "link", "set", Iface, "up")
 	if err := h.Do(func() error {
 		ifc, err := net.InterfaceByName(Iface)
@@ -241,4 +247,30 @@ func (n *NS) Counter(t testing.TB, iface, name string) uint64 {
 		t.Fatalf("netns %s: counter %s/%s: %q: %v", n.Name, iface, name, out, err)
 	}
 	return v
+}
+
+// SNMP reads one counter of /proc/net/netstat or /proc/net/snmp inside the
+// namespace, by group and name, such as ("TcpExt", "TCPSynRetrans").
+func (n *NS) SNMP(t testing.TB, group, name string) uint64 {
+	t.Helper()
+	out := n.Exec(t, "cat", "/proc/net/netstat", "/proc/net/snmp")
+	// Each group is two lines: "Group: names…" then "Group: values…".
+	lines := strings.Split(out, "\n")
+	for i := 0; i+1 < len(lines); i++ {
+		names, values := strings.Fields(lines[i]), strings.Fields(lines[i+1])
+		if len(names) == 0 || names[0] != group+":" || len(values) != len(names) || values[0] != names[0] {
+			continue
+		}
+		for j, k := range names[1:] {
+			if k == name {
+				v, err := strconv.ParseUint(values[j+1], 10, 64)
+				if err != nil {
+					t.Fatalf("netns %s: %s %s = %q: %v", n.Name, group, name, values[j+1], err)
+				}
+				return v
+			}
+		}
+	}
+	t.Fatalf("netns %s: no counter %s %s", n.Name, group, name)
+	return 0
 }
