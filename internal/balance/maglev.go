@@ -97,19 +97,21 @@ func MaglevInto(table []int32, names []string, weights []int, m int) ([]int32, e
 					filled++
 					continue
 				}
-				// Walk the permutation to the next free slot.
+				// Walk the permutation to the next free slot, in registers.
+				p, sk, um := pos[i], skip[i], uint64(m)
 				for {
-					slot := pos[i]
-					if pos[i] += skip[i]; pos[i] >= uint64(m) {
-						pos[i] -= uint64(m)
+					slot := p
+					if p += sk; p >= um {
+						p -= um
 					}
 					if w, bit := slot>>6, uint64(1)<<(slot&63); used[w]&bit == 0 {
 						used[w] |= bit
 						table[slot] = int32(i)
-						filled++
 						break
 					}
 				}
+				pos[i] = p
+				filled++
 			}
 		}
 	}
@@ -117,11 +119,14 @@ func MaglevInto(table []int32, names []string, weights []int, m int) ([]int32, e
 }
 
 // tailSize is the number of free slots below which Maglev finds a name's
-// next slot by index rather than by walking: where a walk of about m/free
-// steps costs as much as computing the index of every free slot.
+// next slot by index rather than by walking. Late in the fill a walk's
+// steps are cheap (nearly every slot is taken, so the branch predicts
+// well) but there are m/free of them; indexing costs a multiplication
+// and a division per free slot. Measured for 1,000 names in 65,537 slots,
+// the cut is best near √(m/2) (181 here): 8% below walking to the end.
 func tailSize(m int) int {
 	t := 1
-	for t*t < 4*m {
+	for 2*t*t < m {
 		t++
 	}
 	return t
