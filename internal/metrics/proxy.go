@@ -133,8 +133,21 @@ func (p *Proxy) Target(group string, addr netip.AddrPort) *Target {
 func (p *Proxy) Retain(v *view.View) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	if len(p.targets) == 0 {
+		return
+	}
+	keep := make(map[targetKey]bool, len(p.targets))
+	if v != nil {
+		for name, g := range v.TargetGroups {
+			for _, z := range g.Zones {
+				for _, t := range z.Targets {
+					keep[targetKey{name, t.Addr}] = true
+				}
+			}
+		}
+	}
 	for k := range p.targets {
-		if v != nil && hasTarget(v, k) {
+		if keep[k] {
 			continue
 		}
 		delete(p.targets, k)
@@ -147,21 +160,6 @@ func (p *Proxy) Retain(v *view.View) {
 			p.responses.DeleteLabelValues(k.group, a, c)
 		}
 	}
-}
-
-func hasTarget(v *view.View, k targetKey) bool {
-	g := v.TargetGroups[k.group]
-	if g == nil {
-		return false
-	}
-	for _, z := range g.Zones {
-		for _, t := range z.Targets {
-			if t.Addr == k.addr {
-				return true
-			}
-		}
-	}
-	return false
 }
 
 // Request counts one HTTP request sent to the target.

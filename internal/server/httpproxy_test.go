@@ -1,11 +1,14 @@
 package server
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -192,5 +195,107 @@ load_balancers:
 			t.Fatalf("target a still routable after refused connections: %v", rs)
 		}
 		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// TestDeregisteredTargetSeriesEnd: a target's per-target series appear
+// when the proxy uses it, and end when a reload deregisters it, so that a
+// fleet whose targets come and go does not grow /metrics without bound.
+func TestDeregisteredTargetSeriesEnd(t *testing.T) {
+	backend := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "hello") }))
+	defer backend.Close()
+	bport := backend.Listener.Addr().(*net.TCPAddr).Port
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := ln.Addr().(*net.TCPAddr).Port
+	ln.Close()
+	conf := func(target string) string {
+		return fmt.Sprintf(`server:
+  admin: { listen: "127.0.0.1:0" }
+  zone: a
+zones: [{ name: a }]
+target_groups:
+  - name: web
+    protocol: http
+    port: %d
+    health_check: { path: /, interval: 1s }
+    targets: [{ address: %s, zone: a }]
+load_balancers:
+  - name: lb
+    nodes: [{ zone: a, addresses: [127.0.0.1] }]
+    listeners:
+      - protocol: http
+        address: 127.0.0.1
+        port: %d
+        default_action: { forward: { target_groups: [{ name: web }] } }
+`, bport, target, port)
+	}
+	dir := t.TempDir()
+	path := filepath.Join(dir, "c.yaml")
+	if err := os.WriteFile(path, []byte(conf("127.0.0.1")), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	reload := make(chan struct{}, 1)
+	srv, err := New(Config{ConfigPath: path, DataDir: filepath.Join(dir, "data"), WatchInterval: -1, Reload: reload})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- srv.Run(ctx) }()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Run = %v", err)
+		}
+	}()
+	target := fmt.Sprintf("127.0.0.1:%d", bport)
+	has := func() bool {
+		mfs, err := srv.obs.metrics.Registry().Gather()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, mf := range mfs {
+			if mf.GetName() != "switchboard_target_requests_total" {
+				continue
+			}
+			for _, m := range mf.GetMetric() {
+				for _, l := range m.GetLabel() {
+					if l.GetName() == "target" && l.GetValue() == target {
+						return true
+					}
+				}
+			}
+		}
+		return false
+	}
+	// Serve until the proxy answers through the target.
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/", port))
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the proxy did not answer 200 within 10 s (last error %v)", err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if !has() {
+		t.Fatalf("no switchboard_target_requests_total series for %s after a request through it", target)
+	}
+	if err := os.WriteFile(path, []byte(conf("127.0.0.2")), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	reload <- struct{}{}
+	for deadline := time.Now().Add(10 * time.Second); has(); time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s's series still exported 10 s after a reload deregistered it", target)
+		}
 	}
 }

@@ -320,6 +320,9 @@ func (s *Server) buildViews(ctx context.Context, st store.Store) error {
 		v := view.Build(cur.Version, cur.State, hs, now)
 		s.pub.Publish(v)
 		s.log.Debug("view published", "version", v.Version, "health_version", hs.Version())
+		// The next view is published only after this, so the proxies'
+		// handles for v's targets, resolved meanwhile, all survive it.
+		s.obs.metrics.Proxy().Retain(v)
 		if applyHealth {
 			if err := s.health.Apply(cur.State); err != nil {
 				s.log.Error("health checks not updated", "version", cur.Version, "err", err)
