@@ -7,13 +7,14 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
-	"runtime"
 	"sync"
 	"syscall"
 	"time"
 
 	"github.com/vishvananda/netlink"
 	vnetns "github.com/vishvananda/netns"
+
+	"github.com/switchboard/switchboard/internal/nsrun"
 	"golang.org/x/sys/unix"
 )
 
@@ -211,7 +212,7 @@ func htons(v uint16) uint16 { return v<<8 | v>>8 }
 func packetSocket(ns vnetns.NsHandle, name string) (*net.Interface, int, error) {
 	var ifc *net.Interface
 	fd := -1
-	err := inNS(ns, func() error {
+	err := nsrun.In(ns, func() error {
 		var err error
 		if ifc, err = net.InterfaceByName(name); err != nil {
 			return fmt.Errorf("vip: interface %s: %w", name, err)
@@ -226,35 +227,6 @@ func packetSocket(ns vnetns.NsHandle, name string) (*net.Interface, int, error) 
 		err = fmt.Errorf("vip: interface %s has no Ethernet address", name)
 	}
 	return ifc, fd, err
-}
-
-// inNS runs fn on a thread switched into ns (or here when ns is not open).
-func inNS(ns vnetns.NsHandle, fn func() error) error {
-	if !ns.IsOpen() {
-		return fn()
-	}
-	errc := make(chan error, 1)
-	go func() {
-		runtime.LockOSThread()
-		orig, err := vnetns.Get()
-		if err != nil {
-			errc <- err
-			return
-		}
-		defer orig.Close()
-		if err := vnetns.Set(ns); err != nil {
-			errc <- err
-			return
-		}
-		ferr := fn()
-		if err := vnetns.Set(orig); err != nil {
-			errc <- err // the thread stays locked and dies with the goroutine
-			return
-		}
-		runtime.UnlockOSThread()
-		errc <- ferr
-	}()
-	return <-errc
 }
 
 // garp is a gratuitous ARP request for a from mac, broadcast: sender and

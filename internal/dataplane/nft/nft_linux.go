@@ -11,7 +11,6 @@ import (
 	"maps"
 	"os"
 	"os/exec"
-	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -24,6 +23,7 @@ import (
 
 	"github.com/switchboard/switchboard/internal/dataplane"
 	"github.com/switchboard/switchboard/internal/model"
+	"github.com/switchboard/switchboard/internal/nsrun"
 	"github.com/switchboard/switchboard/internal/view"
 )
 
@@ -354,33 +354,7 @@ func sysctlOn(f *os.File) bool {
 }
 
 // inNS runs fn on a thread in our namespace.
-func (b *Backend) inNS(fn func() error) error {
-	if !b.ns.IsOpen() {
-		return fn()
-	}
-	errc := make(chan error, 1)
-	go func() {
-		runtime.LockOSThread()
-		orig, err := vnetns.Get()
-		if err != nil {
-			errc <- err
-			return
-		}
-		defer orig.Close()
-		if err := vnetns.Set(b.ns); err != nil {
-			errc <- err
-			return
-		}
-		ferr := fn()
-		if err := vnetns.Set(orig); err != nil {
-			errc <- err // the thread stays locked and dies with the goroutine
-			return
-		}
-		runtime.UnlockOSThread()
-		errc <- ferr
-	}()
-	return <-errc
-}
+func (b *Backend) inNS(fn func() error) error { return nsrun.In(b.ns, fn) }
 
 // nft runs the nft command on script, in our namespace.
 func (b *Backend) nft(ctx context.Context, script string) error {

@@ -20,6 +20,8 @@ import (
 	"testing"
 
 	vnetns "github.com/vishvananda/netns"
+
+	"github.com/switchboard/switchboard/internal/nsrun"
 )
 
 // Require skips t unless it runs as root on Linux with the ip command.
@@ -128,32 +130,7 @@ func (n *NS) Try(args ...string) (string, error) {
 // Do runs fn on an OS thread switched into the namespace. Sockets fn opens
 // stay in the namespace after Do returns, so a listener made in Do can be
 // served from any goroutine.
-func (n *NS) Do(fn func() error) error {
-	errc := make(chan error, 1)
-	go func() {
-		runtime.LockOSThread()
-		orig, err := vnetns.Get()
-		if err != nil {
-			errc <- err
-			return
-		}
-		defer orig.Close()
-		if err := vnetns.Set(n.Handle); err != nil {
-			errc <- err
-			return
-		}
-		ferr := fn()
-		if err := vnetns.Set(orig); err != nil {
-			// Leave the thread locked: it dies with the goroutine instead
-			// of running other code in the wrong namespace.
-			errc <- fmt.Errorf("netns: back to the original namespace: %w", err)
-			return
-		}
-		runtime.UnlockOSThread()
-		errc <- ferr
-	}()
-	return <-errc
-}
+func (n *NS) Do(fn func() error) error { return nsrun.In(n.Handle, fn) }
 
 // Host is a namespace on a LAN.
 type Host struct {
