@@ -1,14 +1,14 @@
 package server
 
 import (
-	"context"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"os"
-	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -38,26 +38,7 @@ func TestHTTPProxyServesAndDrains(t *testing.T) {
 	port := ln.Addr().(*net.TCPAddr).Port
 	ln.Close()
 
-	conf := fmt.Sprintf(`server:
-  admin: { listen: "127.0.0.1:0" }
-  shutdown_timeout: 5s
-  zone: a
-zones: [{ name: a }]
-target_groups:
-  - name: web
-    protocol: http
-    port: %d
-    health_check: { path: /, interval: 1s }
-    targets: [{ address: 127.0.0.1, zone: a }]
-load_balancers:
-  - name: lb
-    nodes: [{ zone: a, addresses: [127.0.0.1] }]
-    listeners:
-      - protocol: http
-        address: 127.0.0.1
-        port: %d
-        default_action: { forward: { target_groups: [{ name: web }] } }
-`, bport, port)
+	conf := proxyConf(port, "5s", "1s", netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), uint16(bport)))
 	_, cancel, wait := runServer(t, conf, nil)
 
 	tr := &http.Transport{}
@@ -132,27 +113,8 @@ func TestHTTPProxyPassiveEjection(t *testing.T) {
 	}
 	port := ln.Addr().(*net.TCPAddr).Port
 	ln.Close()
-	conf := fmt.Sprintf(`server:
-  admin: { listen: "127.0.0.1:0" }
-  shutdown_timeout: 2s
-zones: [{ name: a }]
-target_groups:
-  - name: web
-    protocol: http
-    port: 80
-    health_check: { path: /, interval: 60s }
-    targets:
-      - { address: 127.0.0.1, port: %d, zone: a }
-      - { address: 127.0.0.1, port: %d, zone: a }
-load_balancers:
-  - name: lb
-    nodes: [{ zone: a, addresses: [127.0.0.1] }]
-    listeners:
-      - protocol: http
-        address: 127.0.0.1
-        port: %d
-        default_action: { forward: { target_groups: [{ name: web }] } }
-`, ap, bp, port)
+	lo := netip.MustParseAddr("127.0.0.1")
+	conf := proxyConf(port, "2s", "60s", netip.AddrPortFrom(lo, uint16(ap)), netip.AddrPortFrom(lo, uint16(bp)))
 	srv, cancel, wait := runServer(t, conf, nil)
 	defer func() { cancel(); wait() }() // before the leak check's deferred call
 	tr := &http.Transport{}
@@ -211,47 +173,9 @@ func TestDeregisteredTargetSeriesEnd(t *testing.T) {
 	}
 	port := ln.Addr().(*net.TCPAddr).Port
 	ln.Close()
-	conf := func(target string) string {
-		return fmt.Sprintf(`server:
-  admin: { listen: "127.0.0.1:0" }
-  zone: a
-zones: [{ name: a }]
-target_groups:
-  - name: web
-    protocol: http
-    port: %d
-    health_check: { path: /, interval: 1s }
-    targets: [{ address: %s, zone: a }]
-load_balancers:
-  - name: lb
-    nodes: [{ zone: a, addresses: [127.0.0.1] }]
-    listeners:
-      - protocol: http
-        address: 127.0.0.1
-        port: %d
-        default_action: { forward: { target_groups: [{ name: web }] } }
-`, bport, target, port)
-	}
-	dir := t.TempDir()
-	path := filepath.Join(dir, "c.yaml")
-	if err := os.WriteFile(path, []byte(conf("127.0.0.1")), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	target := netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), uint16(bport))
 	reload := make(chan struct{}, 1)
-	srv, err := New(Config{ConfigPath: path, DataDir: filepath.Join(dir, "data"), WatchInterval: -1, Reload: reload})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- srv.Run(ctx) }()
-	defer func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("Run = %v", err)
-		}
-	}()
-	target := fmt.Sprintf("127.0.0.1:%d", bport)
+	srv, _, _ := runServer(t, proxyConf(port, "2s", "1s", target), nil, func(c *Config) { c.Reload = reload })
 	has := func() bool {
 		mfs, err := srv.obs.metrics.Registry().Gather()
 		if err != nil {
@@ -263,7 +187,7 @@ load_balancers:
 			}
 			for _, m := range mf.GetMetric() {
 				for _, l := range m.GetLabel() {
-					if l.GetName() == "target" && l.GetValue() == target {
+					if l.GetName() == "target" && l.GetValue() == target.String() {
 						return true
 					}
 				}
@@ -289,7 +213,8 @@ load_balancers:
 	if !has() {
 		t.Fatalf("no switchboard_target_requests_total series for %s after a request through it", target)
 	}
-	if err := os.WriteFile(path, []byte(conf("127.0.0.2")), 0o644); err != nil {
+	other := netip.AddrPortFrom(netip.MustParseAddr("127.0.0.2"), uint16(bport))
+	if err := os.WriteFile(srv.cfg.ConfigPath, []byte(proxyConf(port, "2s", "1s", other)), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	reload <- struct{}{}
@@ -298,4 +223,34 @@ load_balancers:
 			t.Fatalf("%s's series still exported 10 s after a reload deregistered it", target)
 		}
 	}
+}
+
+// proxyConf is a configuration with one http listener on 127.0.0.1:port
+// forwarding to group web, whose targets (zone a) are probed every
+// interval, and the given shutdown timeout.
+func proxyConf(port int, shutdown, interval string, targets ...netip.AddrPort) string {
+	var ts strings.Builder
+	for _, t := range targets {
+		fmt.Fprintf(&ts, "      - { address: %s, port: %d, zone: a }\n", t.Addr(), t.Port())
+	}
+	return fmt.Sprintf(`server:
+  admin: { listen: "127.0.0.1:0" }
+  shutdown_timeout: %s
+  zone: a
+zones: [{ name: a }]
+target_groups:
+  - name: web
+    protocol: http
+    port: 80
+    health_check: { path: /, interval: %s }
+    targets:
+%sload_balancers:
+  - name: lb
+    nodes: [{ zone: a, addresses: [127.0.0.1] }]
+    listeners:
+      - protocol: http
+        address: 127.0.0.1
+        port: %d
+        default_action: { forward: { target_groups: [{ name: web }] } }
+`, shutdown, interval, ts.String(), port)
 }
