@@ -319,8 +319,11 @@ func (lp *evLoop) shutdownNow() bool {
 	lp.closeListener()
 	force := lp.force.Load()
 	for c := range lp.clients {
-		if force || c.state == csIdle {
+		switch {
+		case force:
 			c.close()
+		case c.state == csIdle:
+			c.closeWhenFlushed()
 		}
 	}
 	if len(lp.clients) > 0 {
@@ -548,12 +551,12 @@ func (c *evClient) read() {
 func (c *evClient) next() {
 	for !c.closed && c.state == csIdle {
 		if c.lp.closing.Load() {
-			c.close()
+			c.closeWhenFlushed()
 			return
 		}
 		if len(c.in) == 0 {
 			if c.rdhup {
-				c.close()
+				c.closeWhenFlushed()
 				return
 			}
 			if c.full {
@@ -568,7 +571,7 @@ func (c *evClient) next() {
 		switch verdict {
 		case headIncomplete:
 			if c.rdhup {
-				c.close()
+				c.closeWhenFlushed()
 			} else if c.full {
 				c.read()
 			}
@@ -809,6 +812,16 @@ func (c *evClient) flush() {
 		c.t.paused = false
 		c.t.read()
 	}
+}
+
+// closeWhenFlushed closes the connection once its answers are written.
+func (c *evClient) closeWhenFlushed() {
+	if c.outOff < len(c.out) {
+		c.rdhup, c.full = true, false
+		c.in = c.in[:0]
+		return
+	}
+	c.close()
 }
 
 // close closes the connection and abandons its request.
