@@ -12,11 +12,13 @@ import (
 	"net/url"
 	"os"
 	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 
@@ -104,6 +106,7 @@ type evLoop struct {
 	bw       *bufio.Writer
 	app      appendWriter
 	events   [evEvents]unix.EpollEvent
+	lines    [100]hdrLine // headRaw's room
 	now      time.Time
 	nextIdle time.Time
 	nextPool time.Time
@@ -487,6 +490,7 @@ type evClient struct {
 	keepTgt   bool // the target connection may carry another request
 	closeTail bool // close after the answer: its framing was lost
 	logIt     bool // the access log line is the loop's to write (forwards)
+	raw       bool // the answer's head was written without fastWriter (headRaw)
 }
 
 func (c *evClient) event(ev uint32) {
@@ -636,14 +640,13 @@ func (c *evClient) start() {
 		c.errorPage(http.StatusServiceUnavailable, g.name)
 		return
 	}
-	rid := prepareOutgoing(r, &c.ex, &c.ci, c.sc)
+	rid := c.h["X-Request-Id"]
+	if !saneRequestID(rid) {
+		c.sc.rid[0] = newRequestID()
+		rid = c.sc.rid[:]
+	}
+	c.ex.requestID = rid[0]
 	c.ac = answerCtx{f: f, gi: gi, setGroupCookie: setGroupCookie, g: g, ep: ep, rid: rid}
-	o := &c.sc.out
-	o.req = *r
-	o.url = *r.URL
-	o.req.URL = &o.url
-	o.url.Scheme = "http"
-	o.req.Close = false
 	c.attempt = 0
 	if !start.IsZero() {
 		c.t0 = time.Now()
@@ -668,7 +671,6 @@ func (c *evClient) send(fresh bool) {
 	tab := c.ex.tab
 	be := lp.p.backend(tab, ac.g, ac.ep.Addr)
 	ac.be = be
-	c.sc.out.url.Host = be.hostport
 	c.ex.target, c.ex.zone = ac.ep.Addr, ac.ep.Zone
 	if !fresh {
 		ac.ep.Begin()
@@ -688,10 +690,7 @@ func (c *evClient) send(fresh bool) {
 	t.c = c
 	t.got = 0
 	t.n = 0
-	lp.bw.Reset(appendWriter{&t.out})
-	writeRequestH1(lp.bw, &c.sc.out.req)
-	lp.bw.Flush()
-	lp.bw.Reset(nil)
+	t.out = c.appendRequest(t.out)
 	if !t.connecting {
 		t.deadline = time.Time{}
 		if tab.request > 0 {
@@ -888,34 +887,6 @@ func fdConn(fd int) (net.Conn, error) {
 	nc, err := net.FileConn(f)
 	f.Close()
 	return nc, err
-}
-
-// prepareOutgoing changes r's header for the target as forward does, and
-// returns the request id.
-func prepareOutgoing(r *http.Request, ex *exchange, ci *connInfo, sc *scratch) []string {
-	h := r.Header
-	te := h["Te"]
-	removeHop(h)
-	if len(te) > 0 && strings.EqualFold(te[0], "trailers") {
-		h["Te"] = te
-	}
-	if src := ci.addr; src.IsValid() {
-		if prior := h["X-Forwarded-For"]; len(prior) > 0 {
-			h["X-Forwarded-For"] = []string{strings.Join(prior, ", ") + ", " + src.String()}
-		} else {
-			h["X-Forwarded-For"] = ci.xff
-		}
-	}
-	h["X-Forwarded-Proto"] = ex.tab.xfProto
-	h["X-Forwarded-Port"] = ex.tab.xfPort
-	rid := h["X-Request-Id"]
-	if !saneRequestID(rid) {
-		sc.rid[0] = newRequestID()
-		rid = sc.rid[:]
-		h["X-Request-Id"] = rid
-	}
-	ex.requestID = rid[0]
-	return rid
 }
 
 // evTarget is a connection to a target owned by the loop.
@@ -1212,28 +1183,23 @@ func (t *evTarget) head() {
 	if t.h == nil {
 		t.h = make(http.Header, 16)
 	}
+	ac := &c.ac
+	if ac.g.sticky == "" && !ac.setGroupCookie {
+		t.headRaw(head)
+		return
+	}
 	hr := &c.sc.resp
 	*hr = h1resp{}
 	resp := &hr.resp
-	out := &c.sc.out.req
-	if err := parseResponse(head, out.Method, resp, t.h, hr.vals[:0]); err != nil {
+	if err := parseResponse(head, c.r.Method, resp, t.h, hr.vals[:0]); err != nil {
 		t.escape()
 		return
 	}
 	t.off += len(head)
 	t.lp.waiting.remove(t)
-	t.deadline = time.Time{}
-	ac := &c.ac
-	be := ac.be
-	if be.timed {
-		be.inst.Response(resp.StatusCode, time.Since(c.sent))
-	}
-	if !c.t0.IsZero() {
-		c.ex.upstream = time.Since(c.t0)
-	}
-	t.lp.p.reportAnswer(ac.g.name, ac.ep.Addr, resp.StatusCode)
+	t.answered(resp.StatusCode)
 	c.bodyLeft = resp.ContentLength
-	if out.Method == http.MethodHead || c.bodyLeft < 0 {
+	if c.r.Method == http.MethodHead || c.bodyLeft < 0 {
 		c.bodyLeft = 0
 	}
 	c.keepTgt = !resp.Close
@@ -1246,27 +1212,282 @@ func (t *evTarget) head() {
 	t.body()
 }
 
+// answered counts and reports an answer's head.
+func (t *evTarget) answered(status int) {
+	c := t.c
+	t.lp.waiting.remove(t)
+	t.deadline = time.Time{}
+	ac := &c.ac
+	if be := ac.be; be.timed {
+		be.inst.Response(status, time.Since(c.sent))
+	}
+	if !c.t0.IsZero() {
+		c.ex.upstream = time.Since(c.t0)
+	}
+	t.lp.p.reportAnswer(ac.g.name, ac.ep.Addr, status)
+	c.ex.status = status
+}
+
+// headRaw writes the client's head straight from the target's, without
+// header maps, as answerHeader and fastWriter would: hop-by-hop headers
+// (and those the answer's Connection names) and the target's X-Request-Id
+// left out, ours added.
+func (t *evTarget) headRaw(head []byte) {
+	c := t.c
+	lines := &t.lp.lines
+	// The strings point into t.buf and are not kept past this call.
+	hs := unsafe.String(&head[0], len(head))
+	status, cl, closing, n, named, err := scanResponse(hs, c.r.Method, lines[:])
+	if err != nil {
+		t.escape()
+		return
+	}
+	t.off += len(head)
+	t.answered(status)
+	c.bodyLeft = cl
+	if c.r.Method == http.MethodHead || cl < 0 {
+		c.bodyLeft = 0
+	}
+	c.keepTgt = !closing
+	b := append(c.out, "HTTP/1.1 "...)
+	b = strconv.AppendInt(b, int64(status), 10)
+	b = append(b, ' ')
+	b = append(b, http.StatusText(status)...)
+	b = append(b, "\r\n"...)
+	for i := range n {
+		l := &lines[i]
+		if isHop(l.key) || l.key == "X-Request-Id" || named && connectionNames(lines[:n], l.key) {
+			continue
+		}
+		b = append(b, l.key...)
+		b = append(b, ": "...)
+		b = append(b, l.value...)
+		b = append(b, "\r\n"...)
+	}
+	b = append(b, "X-Request-Id: "...)
+	b = append(b, c.ac.rid[0]...)
+	if c.r.Close {
+		b = append(b, "\r\nConnection: close"...)
+	}
+	b = append(b, "\r\n\r\n"...)
+	c.out = b
+	c.raw = true
+	c.w.reset(&c.r) // for its closeAfter
+	c.state = csBody
+	t.body()
+}
+
+// hdrLine is a header line's canonical key and value.
+type hdrLine struct{ key, value string }
+
+// scanResponse checks an answer's head as parseResponse does and returns
+// what the loop needs, with the header lines in lines; named says whether
+// a Connection header names other headers.
+func scanResponse(hs, method string, lines []hdrLine) (status int, cl int64, closing bool, n int, named bool, err error) {
+	if len(hs) < 16 || hs[:9] != "HTTP/1.1 " {
+		return 0, 0, false, 0, false, errFallback
+	}
+	line, rest, _ := strings.Cut(hs, "\r\n")
+	code := line[9:min(12, len(line))]
+	if len(code) != 3 || code[0] < '2' || code[0] > '5' || code[1] < '0' || code[1] > '9' || code[2] < '0' || code[2] > '9' {
+		return 0, 0, false, 0, false, errFallback
+	}
+	if len(line) > 12 && line[12] != ' ' || !validValue(line) {
+		return 0, 0, false, 0, false, errFallback
+	}
+	status = int(code[0]-'0')*100 + int(code[1]-'0')*10 + int(code[2]-'0')
+	cl = -1
+	cls := 0
+	for rest != "\r\n" {
+		key, value, after, ok := headerLine(rest)
+		if !ok || n >= len(lines) {
+			return 0, 0, false, 0, false, errFallback
+		}
+		rest = after
+		switch key {
+		case "Content-Length":
+			if cls++; cls > 1 || value == "" || len(value) > 18 {
+				return 0, 0, false, 0, false, errFallback
+			}
+			cl = 0
+			for i := 0; i < len(value); i++ {
+				if value[i] < '0' || value[i] > '9' {
+					return 0, 0, false, 0, false, errFallback
+				}
+				cl = cl*10 + int64(value[i]-'0')
+			}
+		case "Transfer-Encoding":
+			return 0, 0, false, 0, false, errFallback
+		case "Connection":
+			for v := value; v != ""; {
+				var f string
+				f, v, _ = strings.Cut(v, ",")
+				switch f = strings.TrimSpace(f); {
+				case strings.EqualFold(f, "close"):
+					closing = true
+				case f != "" && !strings.EqualFold(f, "keep-alive"):
+					named = true
+				}
+			}
+		}
+		lines[n] = hdrLine{key, value}
+		n++
+	}
+	switch {
+	case method == http.MethodHead:
+	case status == http.StatusNoContent || status == http.StatusNotModified:
+		cl = 0
+	case cl < 0:
+		return 0, 0, false, 0, false, errFallback
+	}
+	return status, cl, closing, n, named, nil
+}
+
+// connectionNames reports whether a Connection line of lines names key.
+func connectionNames(lines []hdrLine, key string) bool {
+	for _, l := range lines {
+		if l.key != "Connection" {
+			continue
+		}
+		for v := l.value; v != ""; {
+			var f string
+			f, v, _ = strings.Cut(v, ",")
+			if strings.EqualFold(strings.TrimSpace(f), key) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// appendRequest appends the request for the target to b, from the
+// client's head, as forward and writeRequestH1 would write it: the
+// client's header lines without hop-by-hop ones (and those its Connection
+// names), then X-Forwarded-For (appended to), -Proto, -Port and the
+// request id; no header map is changed or walked.
+func (c *evClient) appendRequest(b []byte) []byte {
+	r := &c.r
+	h := c.h
+	tab := c.ex.tab
+	b = append(b, r.Method...)
+	b = append(b, ' ')
+	b = append(b, r.RequestURI...)
+	b = append(b, " HTTP/1.1\r\nHost: "...)
+	b = append(b, r.Host...)
+	b = append(b, "\r\n"...)
+	conn := h["Connection"]
+	te := h["Te"]
+	teKeep := len(te) > 0 && strings.EqualFold(te[0], "trailers")
+	src := c.ci.addr
+	hs := unsafe.String(&c.in[0], c.headLen)
+	_, rest, _ := strings.Cut(hs, "\r\n")
+	for rest != "\r\n" && rest != "" {
+		var l string
+		l, rest, _ = strings.Cut(rest, "\r\n")
+		name, _, _ := strings.Cut(l, ":")
+		if skipOutgoing(name, teKeep, src.IsValid()) || len(conn) > 0 && namedIn(conn, name) {
+			continue
+		}
+		b = append(b, l...)
+		b = append(b, "\r\n"...)
+	}
+	if src.IsValid() {
+		b = append(b, "X-Forwarded-For: "...)
+		for _, v := range h["X-Forwarded-For"] {
+			b = append(b, v...)
+			b = append(b, ", "...)
+		}
+		b = append(b, c.ci.xff[0]...)
+		b = append(b, "\r\n"...)
+	}
+	b = append(b, "X-Forwarded-Proto: "...)
+	b = append(b, tab.xfProto[0]...)
+	b = append(b, "\r\nX-Forwarded-Port: "...)
+	b = append(b, tab.xfPort[0]...)
+	b = append(b, "\r\nX-Request-Id: "...)
+	b = append(b, c.ac.rid[0]...)
+	return append(b, "\r\n\r\n"...)
+}
+
+// skipOutgoing reports whether a client's header line named name is left
+// out of the request to the target: Host (written first), hop-by-hop
+// headers but Te: trailers, and the ones the proxy writes itself.
+func skipOutgoing(name string, teKeep, xff bool) bool {
+	var k string
+	switch len(name) {
+	case 2:
+		return !teKeep && strings.EqualFold(name, "Te")
+	case 4:
+		k = "Host"
+	case 7:
+		return strings.EqualFold(name, "Trailer") || strings.EqualFold(name, "Upgrade")
+	case 10:
+		return strings.EqualFold(name, "Connection") || strings.EqualFold(name, "Keep-Alive")
+	case 12:
+		k = "X-Request-Id"
+	case 15:
+		return xff && strings.EqualFold(name, "X-Forwarded-For")
+	case 16:
+		return strings.EqualFold(name, "Proxy-Connection") || strings.EqualFold(name, "X-Forwarded-Port")
+	case 17:
+		return strings.EqualFold(name, "Transfer-Encoding") || strings.EqualFold(name, "X-Forwarded-Proto")
+	case 18:
+		k = "Proxy-Authenticate"
+	case 19:
+		k = "Proxy-Authorization"
+	default:
+		return false
+	}
+	return strings.EqualFold(name, k)
+}
+
+// namedIn reports whether the Connection values conn name header name.
+func namedIn(conn []string, name string) bool {
+	for _, v := range conn {
+		for v != "" {
+			var f string
+			f, v, _ = strings.Cut(v, ",")
+			if f = strings.TrimSpace(f); !strings.EqualFold(f, "close") && strings.EqualFold(f, name) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
 // body passes the answer's body on.
 func (t *evTarget) body() {
 	c := t.c
-	// The loop's writer is shared: it is this client's until flushed.
-	c.lp.bw.Reset(appendWriter{&c.out})
-	c.w.bw = c.lp.bw
-	if k := int64(t.n - t.off); k > 0 && c.bodyLeft > 0 {
-		k = min(k, c.bodyLeft)
-		c.w.Write(t.buf[t.off : t.off+int(k)])
-		c.ex.bytes += k
-		t.off += int(k)
-		c.bodyLeft -= k
+	if c.raw {
+		if k := int64(t.n - t.off); k > 0 && c.bodyLeft > 0 {
+			k = min(k, c.bodyLeft)
+			c.out = append(c.out, t.buf[t.off:t.off+int(k)]...)
+			c.ex.bytes += k
+			t.off += int(k)
+			c.bodyLeft -= k
+		}
+	} else {
+		// The loop's writer is shared: it is this client's until flushed.
+		c.lp.bw.Reset(appendWriter{&c.out})
+		c.w.bw = c.lp.bw
+		if k := int64(t.n - t.off); k > 0 && c.bodyLeft > 0 {
+			k = min(k, c.bodyLeft)
+			c.w.Write(t.buf[t.off : t.off+int(k)])
+			c.ex.bytes += k
+			t.off += int(k)
+			c.bodyLeft -= k
+		}
 	}
 	if c.bodyLeft == 0 {
 		t.endBody(true)
 		return
 	}
 	// More to come: what there is goes out now.
-	c.w.bw.Flush()
-	c.w.bw.Reset(nil)
-	c.w.bw = nil
+	if !c.raw {
+		c.w.bw.Flush()
+		c.w.bw.Reset(nil)
+		c.w.bw = nil
+	}
 	c.flush()
 	if c.closed {
 		return
@@ -1292,6 +1513,14 @@ func (t *evTarget) endBody(complete bool) {
 	c.ac.ep.Done()
 	c.ac.be.end()
 	_ = lp
+	if c.raw {
+		c.raw = false
+		if !complete {
+			c.closeTail = true
+		}
+		c.done()
+		return
+	}
 	if c.w.bw == nil { // the body's last bytes went out already
 		c.lp.bw.Reset(appendWriter{&c.out})
 		c.w.bw = c.lp.bw
@@ -1351,6 +1580,12 @@ func (t *evTarget) escape() {
 	// The client's bytes after this request's head stay for the goroutine.
 	rest := append([]byte(nil), c.in[c.headLen:]...)
 	sc := c.sc
+	o := &sc.out
+	o.req = c.r
+	o.url = c.u
+	o.req.URL = &o.url
+	o.url.Scheme, o.url.Host = "http", be.hostport
+	o.req.Close = false
 	r := c.r
 	u := c.u
 	r.URL = &u
