@@ -5,7 +5,9 @@ package httpproxy
 import (
 	"bufio"
 	"bytes"
+	"encoding/hex"
 	"errors"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"net/netip"
@@ -89,11 +91,16 @@ func (fs *fastServer) loopClients() int {
 // evLoop is one event loop: one epoll instance serving connections
 // accepted from one listener.
 type evLoop struct {
-	fs   *fastServer
-	p    *Proxy
-	epfd int
-	lnfd int // a duplicate of the listener's socket, this loop's own; -1 once closed
-	wake int // eventfd: Shutdown wakes the loop
+	fs     *fastServer
+	p      *Proxy
+	epfd   int
+	ep     *os.File        // epfd, for Go's netpoller
+	rc     syscall.RawConn // ep's
+	armed  time.Time       // ep's read deadline
+	poll   func(uintptr) bool
+	nready int
+	lnfd   int // a duplicate of the listener's socket, this loop's own; -1 once closed
+	wake   int // eventfd: Shutdown wakes the loop
 
 	gen  uint32
 	ents []evEnt // by fd
@@ -181,12 +188,23 @@ func newEvLoop(fs *fastServer, lnfd int) (*evLoop, error) {
 	if err != nil {
 		return nil, err
 	}
-	wake, err := unix.Eventfd(0, unix.EFD_NONBLOCK|unix.EFD_CLOEXEC)
-	if err != nil {
+	// Go's netpoller watches the epoll instance for readiness (wait).
+	if err := unix.SetNonblock(epfd, true); err != nil {
 		unix.Close(epfd)
 		return nil, err
 	}
-	lp := &evLoop{fs: fs, p: fs.l.p, epfd: epfd, lnfd: lnfd, wake: wake,
+	ep := os.NewFile(uintptr(epfd), "epoll")
+	rc, err := ep.SyscallConn()
+	if err != nil {
+		ep.Close()
+		return nil, err
+	}
+	wake, err := unix.Eventfd(0, unix.EFD_NONBLOCK|unix.EFD_CLOEXEC)
+	if err != nil {
+		ep.Close()
+		return nil, err
+	}
+	lp := &evLoop{fs: fs, p: fs.l.p, epfd: epfd, ep: ep, rc: rc, lnfd: lnfd, wake: wake,
 		clients: map[*evClient]struct{}{}, pools: map[*backend][]*evTarget{}, done: make(chan struct{}), lnDone: make(chan struct{})}
 	lp.bw = bufio.NewWriterSize(nil, 8<<10)
 	// The listener and the wake-up are level-triggered; with several
@@ -211,7 +229,61 @@ func (lp *evLoop) closeAll() {
 		lp.wake = -1
 	}
 	lp.wmu.Unlock()
-	unix.Close(lp.epfd)
+	lp.ep.Close() // the epoll instance
+}
+
+// wait returns the number of ready events in lp.events. With none ready,
+// the loop's goroutine parks on Go's netpoller, which watches the epoll
+// instance, until one is or the next timer is due: the loop never holds
+// the scheduler's P in a blocking system call, so the process's other
+// goroutines (health checks, DNS, the goroutine path) run as usual.
+func (lp *evLoop) wait() int {
+	lp.nready = 0
+	if lp.poll == nil {
+		lp.poll = lp.pollOnce // one closure for the loop's life: no allocation per wait
+	}
+	err := lp.rc.Read(lp.poll)
+	if err != nil {
+		// The deadline passed (timers are due); it stays passed until
+		// moved.
+		lp.ep.SetReadDeadline(time.Time{})
+		lp.armed = time.Time{}
+		if !errors.Is(err, os.ErrDeadlineExceeded) {
+			lp.force.Store(true)
+		}
+	}
+	return lp.nready
+}
+
+// pollOnce takes the ready events without blocking; false (park) when
+// there are none.
+func (lp *evLoop) pollOnce(uintptr) bool {
+	{
+		k, _, e := unix.RawSyscall6(unix.SYS_EPOLL_PWAIT, uintptr(lp.epfd), uintptr(unsafe.Pointer(&lp.events[0])), uintptr(len(lp.events)), 0, 0, 0)
+		switch {
+		case e == 0 && k > 0:
+			lp.nready = int(k)
+			return true
+		case e != 0 && e != unix.EINTR:
+			lp.p.log.Error("event loop: epoll_wait", "err", e)
+			lp.force.Store(true)
+			return true
+		}
+		// Nothing ready. An event from now on makes the epoll instance
+		// readable, which wakes this wait.
+		var d time.Time
+		switch {
+		case !lp.waiting.empty():
+			d = lp.now.Add(evTick)
+		case len(lp.clients) > 0 || len(lp.pools) > 0 || lp.closing.Load():
+			d = lp.now.Add(evIdleTick)
+		}
+		if !d.Equal(lp.armed) {
+			lp.ep.SetReadDeadline(d)
+			lp.armed = d
+		}
+		return false
+	}
 }
 
 // closeListener closes the loop's copy of the listening socket.
@@ -275,15 +347,7 @@ func (lp *evLoop) run() {
 	}()
 	lp.now = time.Now()
 	for {
-		timeout := int(evIdleTick / time.Millisecond)
-		if !lp.waiting.empty() {
-			timeout = int(evTick / time.Millisecond)
-		}
-		n, err := unix.EpollWait(lp.epfd, lp.events[:], timeout)
-		if err != nil && !errors.Is(err, unix.EINTR) {
-			lp.p.log.Error("event loop: epoll_wait", "err", err)
-			lp.force.Store(true)
-		}
+		n := lp.wait()
 		lp.now = time.Now()
 		for i := 0; i < n; i++ {
 			ev := lp.events[i]
@@ -585,7 +649,14 @@ func (c *evClient) next() {
 			return
 		}
 		sc := scratchPool.Get().(*scratch)
-		if err := parseRequest(head, &c.r, &c.u, c.h, sc.vals[:0]); err != nil {
+		// Without an access log, whose handler might keep them, the
+		// request's strings point into c.in, which stays put until the
+		// request is done (or goes with it to the goroutine path).
+		hs := unsafe.String(&head[0], len(head))
+		if c.lp.p.cfg.AccessLog != nil {
+			hs = string(head)
+		}
+		if err := parseRequestString(hs, &c.r, &c.u, c.h, sc.vals[:0]); err != nil {
 			*sc = scratch{}
 			scratchPool.Put(sc)
 			c.escape()
@@ -642,7 +713,11 @@ func (c *evClient) start() {
 	}
 	rid := c.h["X-Request-Id"]
 	if !saneRequestID(rid) {
-		c.sc.rid[0] = newRequestID()
+		if c.lp.p.cfg.AccessLog != nil {
+			c.sc.rid[0] = newRequestID()
+		} else {
+			c.sc.rid[0] = requestIDInto(&c.sc.ridBuf)
+		}
 		rid = c.sc.rid[:]
 	}
 	c.ex.requestID = rid[0]
@@ -1595,6 +1670,7 @@ func (t *evTarget) escape() {
 	h := c.h
 	c.sc = nil
 	c.h = nil
+	c.in = nil // the request's strings point into it: it goes with them
 	nc, cerr := c.detach()
 	if terr != nil || cerr != nil {
 		if terr == nil {
@@ -1748,4 +1824,16 @@ func findHead(buf []byte, size int) ([]byte, int) {
 		return nil, headFallback
 	}
 	return nil, headIncomplete
+}
+
+// requestIDInto makes a request id in b, without allocating; the string
+// is valid while b is not reused.
+func requestIDInto(b *[32]byte) string {
+	var raw [16]byte
+	x, y := rand.Uint64(), rand.Uint64()
+	for i := range 8 {
+		raw[i], raw[8+i] = byte(x>>(8*i)), byte(y>>(8*i))
+	}
+	hex.Encode(b[:], raw[:])
+	return unsafe.String(&b[0], len(b))
 }

@@ -414,3 +414,117 @@ func TestEventLoopRetry(t *testing.T) {
 	}
 	_ = netip.AddrPort{}
 }
+
+// FuzzScanResponse: the event loop's map-free check of an answer's head
+// agrees with parseResponse on what it accepts and on status, length and
+// Connection: close, and keeps the same header lines.
+func FuzzScanResponse(f *testing.F) {
+	for _, s := range []string{
+		"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nContent-Type: text/plain\r\n\r\n",
+		"HTTP/1.1 404 Not Found\r\nset-cookie: a=1\r\nSet-Cookie:  b=2 \t\r\nx-a-b:\tv\r\ncontent-length: 0\r\n\r\n",
+		"HTTP/1.1 503 Service Unavailable\r\nConnection: close, X-A\r\nX-A: 1\r\nContent-Length: 1\r\n\r\n",
+		"HTTP/1.1 304 Not Modified\r\nContent-Length: 10\r\n\r\n",
+		"HTTP/1.1 204\r\nTrailer: X\r\n\r\n",
+		"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n",
+	} {
+		f.Add(s, false)
+		f.Add(s, true)
+	}
+	f.Fuzz(func(t *testing.T, s string, head bool) {
+		method := "GET"
+		if head {
+			method = "HEAD"
+		}
+		var lines [100]hdrLine
+		status, cl, closing, n, _, err := scanResponse(s, method, lines[:])
+		var resp http.Response
+		h := http.Header{}
+		perr := parseResponse([]byte(s), method, &resp, h, nil)
+		if len(s) < 4 || s[len(s)-4:] != "\r\n\r\n" || strings.Contains(s[:len(s)-2], "\r\n\r\n") {
+			return // not one head: the callers never pass such input
+		}
+		if (err == nil) != (perr == nil) {
+			t.Fatalf("%q: scanResponse %v, parseResponse %v", s, err, perr)
+		}
+		if err != nil {
+			return
+		}
+		if status != resp.StatusCode || cl != resp.ContentLength || closing != resp.Close {
+			t.Fatalf("%q: scanResponse %d %d %v, parseResponse %d %d %v", s, status, cl, closing, resp.StatusCode, resp.ContentLength, resp.Close)
+		}
+		got := http.Header{}
+		for _, l := range lines[:n] {
+			got[l.key] = append(got[l.key], l.value)
+		}
+		if closing {
+			delete(got, "Connection") // as parseResponse does
+		}
+		if fmt.Sprint(got) != fmt.Sprint(h) {
+			t.Fatalf("%q: scanResponse lines %v, parseResponse header %v", s, got, h)
+		}
+	})
+}
+
+// FuzzAppendRequest: what the event loop writes to a target for a request
+// the fast parser accepted is a request net/http reads back with the same
+// method, target, host and end-to-end headers, and without hop-by-hop
+// ones.
+func FuzzAppendRequest(f *testing.F) {
+	for _, s := range []string{
+		"GET / HTTP/1.1\r\nHost: x\r\n\r\n",
+		"GET /a?b=c HTTP/1.1\r\nhost: x\r\nx-a: 1\r\nX-A: 2\r\nCookie: a=b; c=d\r\nConnection: keep-alive, x-a\r\n\r\n",
+		"HEAD /x HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\nTE: trailers\r\nX-Forwarded-For: 192.0.2.1\r\nX-Request-Id: abc\r\n\r\n",
+		"GET / HTTP/1.1\r\nHost: x\r\nX: \t v \t\r\nKeep-Alive: 5\r\nProxy-Connection: x\r\n\r\n",
+	} {
+		f.Add(s)
+	}
+	tab := &table{xfProto: []string{"http"}, xfPort: []string{"80"}}
+	f.Fuzz(func(t *testing.T, s string) {
+		head, err := readHead(bufio.NewReaderSize(strings.NewReader(s), fastHeadMax))
+		if err != nil {
+			return
+		}
+		c := &evClient{h: http.Header{}, in: head, headLen: len(head)}
+		if parseRequest(head, &c.r, &c.u, c.h, make([]string, 0, 4)) != nil {
+			return
+		}
+		c.ci.addr = netip.MustParseAddr("127.0.0.1")
+		c.ci.xff = []string{"127.0.0.1"}
+		c.ex.tab = tab
+		c.ac.rid = []string{"rid"}
+		out := c.appendRequest(nil)
+		got, err := http.ReadRequest(bufio.NewReader(bytes.NewReader(out)))
+		if err != nil {
+			t.Fatalf("%q became %q, which net/http refuses: %v", head, out, err)
+		}
+		if got.Method != c.r.Method || got.RequestURI != c.r.RequestURI || got.Host != c.r.Host {
+			t.Fatalf("%q became %q: %s %s host %q", head, out, got.Method, got.RequestURI, got.Host)
+		}
+		want := c.h.Clone()
+		want.Del("Host")
+		removeHop(want)
+		if te := c.h["Te"]; len(te) > 0 && strings.EqualFold(te[0], "trailers") {
+			want["Te"] = te
+		}
+		want["X-Forwarded-For"] = []string{strings.Join(append(c.h["X-Forwarded-For"], "127.0.0.1"), ", ")}
+		want["X-Forwarded-Proto"] = []string{"http"}
+		want["X-Forwarded-Port"] = []string{"80"}
+		want["X-Request-Id"] = []string{"rid"}
+		for k, v := range want {
+			gv := got.Header[k]
+			if len(gv) != len(v) {
+				t.Fatalf("%q became %q: %s = %q, want %q", head, out, k, gv, v)
+			}
+			for i := range v {
+				if strings.TrimSpace(gv[i]) != strings.TrimSpace(v[i]) {
+					t.Fatalf("%q became %q: %s = %q, want %q", head, out, k, gv, v)
+				}
+			}
+		}
+		for k := range got.Header {
+			if _, ok := want[k]; !ok {
+				t.Fatalf("%q became %q: %s should not be there", head, out, k)
+			}
+		}
+	})
+}

@@ -344,7 +344,12 @@ func readHead(br *bufio.Reader) ([]byte, error) {
 // vals' room) from a request head, or returns errFallback for anything the
 // fast path leaves to net/http.
 func parseRequest(head []byte, r *http.Request, u *url.URL, h http.Header, vals []string) error {
-	s := string(head) // the one allocation: every field below is a part of s
+	// The one allocation: every field is a part of this string.
+	return parseRequestString(string(head), r, u, h, vals)
+}
+
+// parseRequestString is parseRequest on a head held in a string.
+func parseRequestString(s string, r *http.Request, u *url.URL, h http.Header, vals []string) error {
 	line, rest, _ := strings.Cut(s, "\r\n")
 	method, line, ok1 := strings.Cut(line, " ")
 	target, proto, ok2 := strings.Cut(line, " ")

@@ -108,7 +108,9 @@ type scratch struct {
 	vals [24]string // the request header's values
 	out  outgoing
 	rid  [1]string
-	resp h1resp
+	// ridBuf holds the event loop's request id when it makes one.
+	ridBuf [32]byte
+	resp   h1resp
 }
 
 type connInfoKey struct{}
