@@ -7,6 +7,7 @@ import (
 	"bytes"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"math/rand/v2"
 	"net"
 	"net/http"
@@ -91,16 +92,19 @@ func (fs *fastServer) loopClients() int {
 // evLoop is one event loop: one epoll instance serving connections
 // accepted from one listener.
 type evLoop struct {
-	fs     *fastServer
-	p      *Proxy
-	epfd   int
-	ep     *os.File        // epfd, for Go's netpoller
-	rc     syscall.RawConn // ep's
-	armed  time.Time       // ep's read deadline
-	poll   func(uintptr) bool
-	nready int
-	lnfd   int // a duplicate of the listener's socket, this loop's own; -1 once closed
-	wake   int // eventfd: Shutdown wakes the loop
+	fs    *fastServer
+	p     *Proxy
+	epfd  int
+	ep    *os.File        // epfd, for Go's netpoller
+	rc    syscall.RawConn // ep's
+	armed time.Time       // ep's read deadline
+	poll  func(uintptr) bool
+	// lnPaused is when the listener, out of the epoll instance after
+	// accept failed, goes back in; zero while it is in.
+	lnPaused time.Time
+	nready   int
+	lnfd     int // a duplicate of the listener's socket, this loop's own; -1 once closed
+	wake     int // eventfd: Shutdown wakes the loop
 
 	gen  uint32
 	ents []evEnt // by fd
@@ -273,7 +277,7 @@ func (lp *evLoop) pollOnce(uintptr) bool {
 		// readable, which wakes this wait.
 		var d time.Time
 		switch {
-		case !lp.waiting.empty():
+		case !lp.waiting.empty() || !lp.lnPaused.IsZero():
 			d = lp.now.Add(evTick)
 		case len(lp.clients) > 0 || len(lp.pools) > 0 || lp.closing.Load():
 			d = lp.now.Add(evIdleTick)
@@ -355,20 +359,11 @@ func (lp *evLoop) run() {
 			switch {
 			case fd == lp.lnfd:
 				lp.accept()
-				continue
 			case fd == lp.wake:
 				var b [8]byte
 				unix.Read(lp.wake, b[:])
-				continue
-			}
-			if fd >= len(lp.ents) || lp.ents[fd].gen != uint32(ev.Pad) {
-				continue // closed earlier in this batch
-			}
-			e := lp.ents[fd]
-			if e.c != nil {
-				e.c.event(ev.Events)
-			} else if e.t != nil {
-				e.t.event(ev.Events)
+			case fd < len(lp.ents) && (lp.ents[fd].c != nil || lp.ents[fd].t != nil):
+				lp.dispatch(ev)
 			}
 		}
 		lp.timers()
@@ -377,6 +372,34 @@ func (lp *evLoop) run() {
 				return
 			}
 		}
+	}
+}
+
+// dispatch hands an event to its connection. A panic while handling it
+// closes that connection, as the goroutine path's recover does, and the
+// loop goes on.
+func (lp *evLoop) dispatch(ev unix.EpollEvent) {
+	fd := int(ev.Fd)
+	e := lp.ents[fd]
+	if e.gen != uint32(ev.Pad) {
+		return // closed earlier in this batch, and maybe its number reused
+	}
+	defer func() {
+		if v := recover(); v != nil {
+			lp.p.log.Error("panic serving a request", "panic", fmt.Sprint(v))
+			if e.c != nil {
+				e.c.close()
+			} else if e.t.c != nil {
+				e.t.c.close()
+			} else {
+				e.t.close()
+			}
+		}
+	}()
+	if e.c != nil {
+		e.c.event(ev.Events)
+	} else {
+		e.t.event(ev.Events)
 	}
 }
 
@@ -410,6 +433,12 @@ func (lp *evLoop) shutdownNow() bool {
 // closes clients idle too long, and expires pooled target connections.
 func (lp *evLoop) timers() {
 	now := lp.now
+	if !lp.lnPaused.IsZero() && now.After(lp.lnPaused) {
+		lp.lnPaused = time.Time{}
+		if lp.lnfd >= 0 {
+			unix.EpollCtl(lp.epfd, unix.EPOLL_CTL_ADD, lp.lnfd, &unix.EpollEvent{Events: unix.EPOLLIN | unix.EPOLLEXCLUSIVE, Fd: int32(lp.lnfd)})
+		}
+	}
 	for t := lp.waiting.head; t != nil; {
 		next := t.next
 		if !t.deadline.IsZero() && now.After(t.deadline) {
@@ -456,8 +485,13 @@ func (lp *evLoop) accept() {
 	for lp.lnfd >= 0 {
 		fd, sa, err := unix.Accept4(lp.lnfd, unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC)
 		if err != nil {
-			// EAGAIN: none left (or another loop took it). Out of
-			// descriptors: the listener stays readable and is tried again.
+			if err != unix.EAGAIN && err != unix.EINTR && err != unix.ECONNABORTED {
+				// Out of descriptors, most likely: the listener stays
+				// readable, so it leaves the epoll instance for a moment
+				// instead of spinning, and some connections close.
+				unix.EpollCtl(lp.epfd, unix.EPOLL_CTL_DEL, lp.lnfd, nil)
+				lp.lnPaused = lp.now.Add(5 * time.Millisecond)
+			}
 			return
 		}
 		if lp.closing.Load() {
