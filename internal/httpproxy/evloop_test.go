@@ -528,3 +528,55 @@ func FuzzAppendRequest(f *testing.F) {
 		}
 	})
 }
+
+// TestGoroutinePath: with NoEventLoop, plain listeners are served by a
+// goroutine per connection as before the event loop: pipelined requests,
+// 503, 504 and the handoff to net/http all work there too.
+func TestGoroutinePath(t *testing.T) {
+	envNoEventLoop = true
+	defer func() { envNoEventLoop = false }()
+	b := newBackend(t, "a", func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/slow" {
+			select {
+			case <-time.After(3 * time.Second):
+			case <-r.Context().Done():
+			}
+			return
+		}
+		body, _ := io.ReadAll(r.Body)
+		io.WriteString(w, r.Method+" "+r.URL.Path+" "+string(body))
+	})
+	e := newEnv(t, "", func(st *model.State) {
+		st.TargetGroups[0].Targets = []model.Target{b.target("a")}
+		st.TargetGroups = append(st.TargetGroups, model.TargetGroup{Name: "empty", Protocol: model.ProtoHTTP, Port: 80})
+		l := &st.LoadBalancers[0].Listeners[0]
+		l.RequestTimeout = model.Duration(time.Second)
+		l.Rules = []model.Rule{{Priority: 1, Conditions: model.Conditions{Path: []string{"/empty"}},
+			Action: model.Action{Forward: &model.Forward{TargetGroups: []model.WeightedTargetGroup{{Name: "empty"}}}}}}
+	})
+	e.p.mu.Lock()
+	loops := len(e.p.listeners["127.0.0.1:"+strconv.Itoa(e.port)].fast.loops)
+	e.p.mu.Unlock()
+	if loops != 0 {
+		t.Fatalf("%d event loops with NoEventLoop", loops)
+	}
+	rc := e.dialRaw(t)
+	rc.send("GET /a HTTP/1.1\r\nHost: x\r\n\r\nGET /b HTTP/1.1\r\nHost: x\r\n\r\n")
+	for _, want := range []string{"GET /a ", "GET /b "} {
+		if resp, got, err := rc.answer("GET"); err != nil || resp.StatusCode != 200 || got != want {
+			t.Fatalf("pipelined: %v %v %q, want %q", err, resp, got, want)
+		}
+	}
+	rc.send("GET /empty HTTP/1.1\r\nHost: x\r\n\r\n")
+	if resp, _, err := rc.answer("GET"); err != nil || resp.StatusCode != 503 {
+		t.Fatalf("no target: %v %v, want 503", err, resp)
+	}
+	rc.send("GET /slow HTTP/1.1\r\nHost: x\r\n\r\n")
+	if resp, _, err := rc.answer("GET"); err != nil || resp.StatusCode != 504 {
+		t.Fatalf("slow target: %v %v, want 504", err, resp)
+	}
+	rc.send("POST /up HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\nhi")
+	if resp, got, err := rc.answer("POST"); err != nil || resp.StatusCode != 200 || got != "POST /up hi" {
+		t.Fatalf("handoff: %v %v %q", err, resp, got)
+	}
+}
