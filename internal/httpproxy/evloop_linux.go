@@ -114,6 +114,7 @@ type evLoop struct {
 	waiting  evList // targets connecting or waiting for an answer head, with deadlines
 	pools    map[*backend][]*evTarget
 	inFree   [][]byte
+	reqFree  []*evReq
 	bw       *bufio.Writer
 	app      appendWriter
 	events   [evEvents]unix.EpollEvent
@@ -502,8 +503,7 @@ func (lp *evLoop) accept() {
 		unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_KEEPALIVE, 1)
 		unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_KEEPIDLE, 15)
 		unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_KEEPINTVL, 15)
-		c := &evClient{lp: lp, fd: fd, h: make(http.Header, 16)}
-		c.w.h = make(http.Header, 16)
+		c := &evClient{lp: lp, fd: fd}
 		var ap netip.AddrPort
 		switch a := sa.(type) {
 		case *unix.SockaddrInet4:
@@ -543,6 +543,38 @@ func (lp *evLoop) putIn(b []byte) {
 	}
 }
 
+// evReq is the room of a request in the loop: idle connections hold
+// none, so that they cost little memory; it is reused from lp.reqFree.
+type evReq struct {
+	r  http.Request
+	u  url.URL
+	h  http.Header
+	w  fastWriter
+	ex exchange
+}
+
+func (lp *evLoop) getReq() *evReq {
+	if n := len(lp.reqFree); n > 0 {
+		rq := lp.reqFree[n-1]
+		lp.reqFree[n-1] = nil
+		lp.reqFree = lp.reqFree[:n-1]
+		return rq
+	}
+	rq := &evReq{h: make(http.Header, 16)}
+	rq.w.h = make(http.Header, 16)
+	return rq
+}
+
+// putReq takes back a request's room; its header maps are cleared.
+func (lp *evLoop) putReq(rq *evReq) {
+	clear(rq.h)
+	clear(rq.w.h)
+	rq.r, rq.u, rq.ex = http.Request{}, url.URL{}, exchange{}
+	if len(lp.reqFree) < 1024 {
+		lp.reqFree = append(lp.reqFree, rq)
+	}
+}
+
 // Client states.
 const (
 	csIdle    = iota // reading a request head
@@ -568,13 +600,9 @@ type evClient struct {
 	remote   string
 
 	// The current request, reused for the next one.
-	r       http.Request
-	u       url.URL
-	h       http.Header
-	w       fastWriter
+	*evReq  // the current request's room; nil while idle
 	ci      connInfo
 	headLen int
-	ex      exchange
 	sc      *scratch
 
 	// The current forward.
@@ -681,6 +709,9 @@ func (c *evClient) next() {
 		case headFallback:
 			c.escape()
 			return
+		}
+		if c.evReq == nil {
+			c.evReq = c.lp.getReq()
 		}
 		sc := scratchPool.Get().(*scratch)
 		// Without an access log, whose handler might keep them, the
@@ -879,6 +910,8 @@ func (c *evClient) done() {
 	}
 	c.ac = answerCtx{}
 	c.t0 = time.Time{}
+	c.lp.putReq(c.evReq)
+	c.evReq = nil
 	c.in = c.in[:copy(c.in, c.in[c.headLen:])]
 	c.headLen = 0
 	c.enterIdle()
@@ -952,6 +985,10 @@ func (c *evClient) close() {
 		scratchPool.Put(c.sc)
 		c.sc = nil
 	}
+	if c.evReq != nil {
+		lp.putReq(c.evReq)
+		c.evReq = nil
+	}
 	lp.forget(c.fd)
 	unix.Close(c.fd)
 	if c.in != nil {
@@ -967,6 +1004,10 @@ func (c *evClient) close() {
 func (c *evClient) escape() {
 	lp := c.lp
 	pre := append([]byte(nil), c.in...)
+	if c.evReq != nil {
+		lp.putReq(c.evReq)
+		c.evReq = nil
+	}
 	nc, err := c.detach()
 	if err != nil {
 		return
@@ -1703,8 +1744,8 @@ func (t *evTarget) escape() {
 	ci := c.ci
 	h := c.h
 	c.sc = nil
-	c.h = nil
-	c.in = nil // the request's strings point into it: it goes with them
+	c.evReq = nil // the goroutine has its header map
+	c.in = nil    // the request's strings point into it: it goes with them
 	nc, cerr := c.detach()
 	if terr != nil || cerr != nil {
 		if terr == nil {

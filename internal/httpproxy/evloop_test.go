@@ -484,7 +484,7 @@ func FuzzAppendRequest(f *testing.F) {
 		if err != nil {
 			return
 		}
-		c := &evClient{h: http.Header{}, in: head, headLen: len(head)}
+		c := &evClient{evReq: &evReq{h: http.Header{}}, in: head, headLen: len(head)}
 		if parseRequest(head, &c.r, &c.u, c.h, make([]string, 0, 4)) != nil {
 			return
 		}
