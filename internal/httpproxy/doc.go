@@ -25,8 +25,8 @@
 // epoll instance of their own, read only when epoll says they are ready,
 // with pooled keep-alive connections to HTTP/1.1 targets; requests and
 // answers are parsed in place and their heads written without header maps,
-// so such a request allocates its head and, when the client sent none, a
-// request id. A connection whose request or answer the loop does not
+// and such a request allocates nothing (its head and request id when an
+// access log is on, whose handler may keep them). A connection whose request or answer the loop does not
 // handle leaves it, with the bytes already read, for the goroutine path:
 // there our own loop parses requests in place (fastserve.go), and an
 // idempotent one goes to an HTTP/1.1 target on a connection the request
