@@ -514,7 +514,7 @@ func (lp *evLoop) accept() {
 		if ap.IsValid() {
 			c.ci.addr = ap.Addr().Unmap()
 			c.ci.xff = []string{c.ci.addr.String()}
-			c.remote = ap.String()
+			c.remote = netip.AddrPortFrom(c.ci.addr, ap.Port()).String() // as net.TCPAddr prints it
 		}
 		gen, err := lp.register(fd, evEnt{c: c})
 		if err != nil {
