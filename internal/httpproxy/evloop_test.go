@@ -580,3 +580,57 @@ func TestGoroutinePath(t *testing.T) {
 		t.Fatalf("handoff: %v %v %q", err, resp, got)
 	}
 }
+
+// panicInst panics when a request goes to a target of group "boom".
+type panicInst struct{ noInstruments }
+
+func (panicInst) Request() { panic("instrument broke") }
+
+// TestEventLoopSurvivesPanic: a panic while serving one request closes
+// that client's connection only; the loop goes on serving the others and
+// accepting new ones.
+func TestEventLoopSurvivesPanic(t *testing.T) {
+	good := newBackend(t, "good", nil)
+	boom := newBackend(t, "boom", nil)
+	e := newEnv(t, "", func(st *model.State) {
+		st.TargetGroups[0].Targets = []model.Target{good.target("a")}
+		st.TargetGroups = append(st.TargetGroups, model.TargetGroup{Name: "boom", Protocol: model.ProtoHTTP, Port: 80, Targets: []model.Target{boom.target("a")}})
+		l := &st.LoadBalancers[0].Listeners[0]
+		l.Rules = []model.Rule{{Priority: 1, Conditions: model.Conditions{Path: []string{"/boom"}},
+			Action: model.Action{Forward: &model.Forward{TargetGroups: []model.WeightedTargetGroup{{Name: "boom"}}}}}}
+	})
+	e.p.cfg.Instruments = func(group string, _ netip.AddrPort) Instruments {
+		if group == "boom" {
+			return panicInst{}
+		}
+		return nil
+	}
+	// Several open connections, so that some share the victim's loop.
+	var others []*rawConn
+	for range 8 {
+		rc := e.dialRaw(t)
+		rc.send("GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+		if _, got, err := rc.answer("GET"); err != nil || got != "good" {
+			t.Fatalf("before the panic: %v %q", err, got)
+		}
+		others = append(others, rc)
+	}
+	victim := e.dialRaw(t)
+	victim.send("GET /boom HTTP/1.1\r\nHost: x\r\n\r\n")
+	if _, err := victim.br.ReadByte(); err == nil {
+		t.Fatal("the connection whose request panicked got an answer")
+	}
+	for i, rc := range others {
+		rc.send("GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+		if _, got, err := rc.answer("GET"); err != nil || got != "good" {
+			t.Fatalf("connection %d after the panic: %v %q", i, err, got)
+		}
+	}
+	for range 2 * runtime.GOMAXPROCS(0) {
+		rc := e.dialRaw(t)
+		rc.send("GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+		if _, got, err := rc.answer("GET"); err != nil || got != "good" {
+			t.Fatalf("a new connection after the panic: %v %q", err, got)
+		}
+	}
+}
