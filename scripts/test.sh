@@ -49,7 +49,8 @@ for target in "FuzzQuery ./internal/dnsserver" "FuzzFastPath ./internal/dnsserve
 done
 # The proxies' parsers of client and target bytes: PROXY protocol headers, ClientHellos, HTTP/1.1
 # requests and the answers of HTTP/1.1 targets.
-for target in "FuzzParse ./internal/proxyproto" "FuzzServerName ./internal/l4proxy" "FuzzParseRequest ./internal/httpproxy" "FuzzParseResponse ./internal/httpproxy"; do
+for target in "FuzzParse ./internal/proxyproto" "FuzzServerName ./internal/l4proxy" "FuzzParseRequest ./internal/httpproxy" "FuzzParseResponse ./internal/httpproxy" \
+	"FuzzScanResponse ./internal/httpproxy" "FuzzAppendRequest ./internal/httpproxy"; do
 	set -- $target
 	go test -run '^$' -fuzz "^$1\$" -fuzztime 10s -fuzzminimizetime 3s "$2"
 done

@@ -20,14 +20,19 @@
 // target, or HTTP/2 without TLS (h2c) for grpc target groups; clients may
 // speak HTTP/1.1, HTTP/2 over TLS (ALPN), or h2c with prior knowledge on
 // plain listeners. The common request, HTTP/1.1 without a body, takes a
-// fast path at both ends: on plain listeners our own loop parses it in
-// place (fastserve.go), and an idempotent one goes to an HTTP/1.1 target
-// on a connection the request goroutine drives itself (h1.go), which
-// parses the common answer (a Content-Length or no body) in place too. A
-// request on the fast path at both ends allocates its head, the answer's
-// head and, when the client sent none, a request id; the rest comes from
-// a pool. Everything else goes through net/http's server and
-// http.Transport. WebSocket and other upgrades are passed through. The
+// fast path at both ends. On Linux, plain listeners are served by event
+// loops (evloop_linux.go, one per GOMAXPROCS): non-blocking sockets on an
+// epoll instance of their own, read only when epoll says they are ready,
+// with pooled keep-alive connections to HTTP/1.1 targets; requests and
+// answers are parsed in place and their heads written without header maps,
+// and such a request allocates nothing (its head and request id when an
+// access log is on, whose handler may keep them). A connection whose request or answer the loop does not
+// handle leaves it, with the bytes already read, for the goroutine path:
+// there our own loop parses requests in place (fastserve.go), and an
+// idempotent one goes to an HTTP/1.1 target on a connection the request
+// goroutine drives itself (h1.go), which parses the common answer (a
+// Content-Length or no body) in place too. Everything else goes through
+// net/http's server and http.Transport. WebSocket and other upgrades are passed through. The
 // proxy adds X-Forwarded-For (appended), X-Forwarded-Proto and
 // X-Forwarded-Port, strips hop-by-hop headers, and keeps a client's
 // X-Request-Id when it is sane (1–128 visible ASCII characters) or makes

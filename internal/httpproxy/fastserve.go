@@ -41,6 +41,8 @@ type fastServer struct {
 	ln      net.Listener
 	handoff *handoffListener
 
+	loops []*evLoop // the event loops, when they serve the listener (evloop_linux.go)
+
 	mu      sync.Mutex // guards the fields below
 	conns   map[*fastConn]struct{}
 	closing bool
@@ -90,17 +92,21 @@ func (fs *fastServer) shutdown(ctx context.Context) error {
 	fs.closing = true
 	fs.mu.Unlock()
 	fs.ln.Close()
+	fs.stopLoops(false)
 	tick := time.NewTicker(10 * time.Millisecond)
 	defer tick.Stop()
 	var err error
 	for {
+		if err != nil {
+			fs.stopLoops(true)
+		}
 		fs.mu.Lock()
 		for fc := range fs.conns {
 			if fc.idle.Load() || err != nil {
 				fc.c.Close()
 			}
 		}
-		n := len(fs.conns)
+		n := len(fs.conns) + fs.loopClients()
 		fs.mu.Unlock()
 		switch {
 		case n == 0:
@@ -115,6 +121,23 @@ func (fs *fastServer) shutdown(ctx context.Context) error {
 		case <-tick.C:
 		}
 	}
+}
+
+// adopt serves c, which sent pre already, on the goroutine path; false
+// when the server is closing (c is then the caller's to close).
+func (fs *fastServer) adopt(c net.Conn, pre []byte) bool {
+	fc := &fastConn{fs: fs, c: c}
+	fc.src.pre = pre
+	fs.mu.Lock()
+	if fs.closing {
+		fs.mu.Unlock()
+		return false
+	}
+	fs.conns[fc] = struct{}{}
+	fs.wg.Add(1)
+	fs.mu.Unlock()
+	go fc.serve()
+	return true
 }
 
 func (fs *fastServer) forget(fc *fastConn) {
@@ -178,7 +201,9 @@ func (fc *fastConn) serve() {
 		}
 		fc.c.SetReadDeadline(time.Now().Add(idle))
 		if br == nil {
-			if err := fc.src.wait(); err != nil {
+			if fc.src.pending() {
+				// Bytes the event loop read before handing the connection over.
+			} else if err := fc.src.wait(); err != nil {
 				return // the client closed, or was idle too long
 			}
 			br = readerPool.Get().(*bufio.Reader)
@@ -239,6 +264,7 @@ func (fc *fastConn) serve() {
 // the bytes an idle wait received, then the connection.
 type connSource struct {
 	c     net.Conn
+	pre   []byte // read by the event loop before it handed the connection over
 	first [1 << 10]byte
 	off   int
 	n     int
@@ -257,9 +283,14 @@ func (s *connSource) wait() error {
 	return nil
 }
 
-func (s *connSource) pending() bool { return s.off < s.n }
+func (s *connSource) pending() bool { return s.off < s.n || len(s.pre) > 0 }
 
 func (s *connSource) Read(p []byte) (int, error) {
+	if len(s.pre) > 0 {
+		k := copy(p, s.pre)
+		s.pre = s.pre[k:]
+		return k, nil
+	}
 	if s.off < s.n {
 		k := copy(p, s.first[s.off:s.n])
 		s.off += k
@@ -313,7 +344,12 @@ func readHead(br *bufio.Reader) ([]byte, error) {
 // vals' room) from a request head, or returns errFallback for anything the
 // fast path leaves to net/http.
 func parseRequest(head []byte, r *http.Request, u *url.URL, h http.Header, vals []string) error {
-	s := string(head) // the one allocation: every field below is a part of s
+	// The one allocation: every field is a part of this string.
+	return parseRequestString(string(head), r, u, h, vals)
+}
+
+// parseRequestString is parseRequest on a head held in a string.
+func parseRequestString(s string, r *http.Request, u *url.URL, h http.Header, vals []string) error {
 	line, rest, _ := strings.Cut(s, "\r\n")
 	method, line, ok1 := strings.Cut(line, " ")
 	target, proto, ok2 := strings.Cut(line, " ")

@@ -127,6 +127,11 @@ type env struct {
 	mu   sync.Mutex
 }
 
+// envNoEventLoop makes newEnv's proxies serve plain listeners with a
+// goroutine per connection (Config.NoEventLoop); set by tests that check
+// that path, which are not parallel.
+var envNoEventLoop bool
+
 func zones() []model.Zone {
 	return []model.Zone{{Name: "a", Region: "r"}, {Name: "b", Region: "r"}}
 }
@@ -156,7 +161,7 @@ func newEnv(t testing.TB, zone string, mut func(st *model.State)) *env {
 		mut(st)
 	}
 	e.st = st
-	e.p = New(Config{Zone: zone, Health: e.rec, Instruments: e.inst.For, Now: func() time.Time {
+	e.p = New(Config{Zone: zone, Health: e.rec, Instruments: e.inst.For, NoEventLoop: envNoEventLoop, Now: func() time.Time {
 		e.mu.Lock()
 		defer e.mu.Unlock()
 		return e.now

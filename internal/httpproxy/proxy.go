@@ -60,6 +60,10 @@ type Config struct {
 	// NoFastPath serves plain listeners with net/http alone, without the
 	// fast path for bodiless HTTP/1.1 requests (fastserve.go).
 	NoFastPath bool
+	// NoEventLoop serves the fast path of plain listeners with a goroutine
+	// per connection instead of event loops (evloop_linux.go); off Linux
+	// it is always so.
+	NoEventLoop bool
 	// Now returns the time for slow start and draining. Default time.Now.
 	Now func() time.Time
 	// Instruments returns the metrics of one target of a group, resolved
@@ -311,8 +315,10 @@ func (p *Proxy) startListener(key string, https bool, ml *model.Listener) (*list
 	}
 	if !https && !p.cfg.NoFastPath {
 		l.fast = newFastServer(l, ln)
-		l.fast.wg.Add(1)
-		go l.fast.serve() // owned by l.fast: its shutdown waits for it
+		if p.cfg.NoEventLoop || !l.fast.startLoops() {
+			l.fast.wg.Add(1)
+			go l.fast.serve() // owned by l.fast: its shutdown waits for it
+		}
 	}
 	p.wg.Go(func() {
 		var err error

@@ -108,7 +108,9 @@ type scratch struct {
 	vals [24]string // the request header's values
 	out  outgoing
 	rid  [1]string
-	resp h1resp
+	// ridBuf holds the event loop's request id when it makes one.
+	ridBuf [32]byte
+	resp   h1resp
 }
 
 type connInfoKey struct{}
@@ -542,44 +544,71 @@ func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, ex *exchange, ci
 	if !t0.IsZero() {
 		ex.upstream = time.Since(t0)
 	}
-	defer func() { ep.Done(); be.end() }()
+	p.relay(w, ex, resp, answerCtx{f: f, gi: gi, setGroupCookie: setGroupCookie, g: g, ep: ep, be: be, rid: rid})
+}
 
-	if resp.StatusCode >= 500 {
-		p.report(g.name, ep.Addr, health.Failure, reason5xx)
-	} else {
-		p.report(g.name, ep.Addr, health.Success, "")
-	}
+// answerCtx is what relaying an answer needs to know about its request.
+type answerCtx struct {
+	f              *forward
+	gi             int
+	setGroupCookie bool
+	g              *group
+	ep             *balance.Endpoint
+	be             *backend
+	rid            []string
+}
+
+// relay reports the target's answer to passive health and copies it to the
+// client; it ends the request on ac.ep and ac.be.
+func (p *Proxy) relay(w http.ResponseWriter, ex *exchange, resp *http.Response, ac answerCtx) {
+	defer func() { ac.ep.Done(); ac.be.end() }()
+	p.reportAnswer(ac.g.name, ac.ep.Addr, resp.StatusCode)
 	if resp.StatusCode == http.StatusSwitchingProtocols {
 		ex.status = resp.StatusCode
 		p.upgraded(w, resp)
 		return
 	}
 	defer resp.Body.Close()
+	ex.status = resp.StatusCode
+	answerHeader(w.Header(), resp, ac)
+	w.WriteHeader(resp.StatusCode)
+	ex.bytes = copyBody(w, resp.Body, resp.ContentLength < 0 || len(resp.Trailer) > 0)
+	wh := w.Header()
+	for k, v := range resp.Trailer {
+		wh[http.TrailerPrefix+k] = v
+	}
+}
 
-	wh := w.Header() // empty: the answer's header goes in without its hop-by-hop part
+// reportAnswer tells passive health about an answer with status.
+func (p *Proxy) reportAnswer(g string, a netip.AddrPort, status int) {
+	if status >= 500 {
+		p.report(g, a, health.Failure, reason5xx)
+	} else {
+		p.report(g, a, health.Success, "")
+	}
+}
+
+// answerHeader fills wh (empty) with the answer's header for the client:
+// without its hop-by-hop part, with the request id and stickiness cookies.
+func answerHeader(wh http.Header, resp *http.Response, ac answerCtx) {
 	for k, v := range resp.Header {
 		if !isHop(k) {
 			wh[k] = v
 		}
 	}
 	removeNamed(wh, resp.Header["Connection"])
-	wh["X-Request-Id"] = rid
-	if setGroupCookie {
-		wh.Add("Set-Cookie", f.cookie+"="+strconv.Itoa(gi)+"; Path=/; Max-Age="+strconv.Itoa(int(f.sticky.Seconds()))+"; HttpOnly")
+	wh["X-Request-Id"] = ac.rid
+	f, g := ac.f, ac.g
+	if ac.setGroupCookie {
+		wh.Add("Set-Cookie", f.cookie+"="+strconv.Itoa(ac.gi)+"; Path=/; Max-Age="+strconv.Itoa(int(f.sticky.Seconds()))+"; HttpOnly")
 	}
 	switch g.sticky {
 	case "lb_cookie": // refreshed on every response, as ALB
-		wh.Add("Set-Cookie", g.stickyCookie(ep))
+		wh.Add("Set-Cookie", g.stickyCookie(ac.ep))
 	case "app_cookie":
 		if setsCookie(resp.Header, g.appCookie) {
-			wh.Add("Set-Cookie", g.stickyCookie(ep))
+			wh.Add("Set-Cookie", g.stickyCookie(ac.ep))
 		}
-	}
-	ex.status = resp.StatusCode
-	w.WriteHeader(resp.StatusCode)
-	ex.bytes = copyBody(w, resp.Body, resp.ContentLength < 0 || len(resp.Trailer) > 0)
-	for k, v := range resp.Trailer {
-		wh[http.TrailerPrefix+k] = v
 	}
 }
 
