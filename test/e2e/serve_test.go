@@ -152,10 +152,16 @@ func (p *proc) waitFor(t *testing.T, what string, ok func(status) bool) status {
 // how a client sees it, so this is the one place these tests wait on time.
 func poll(t *testing.T, what string, ok func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
+	pollWithin(t, 20*time.Second, what, ok)
+}
+
+// pollWithin is poll with a deadline of d.
+func pollWithin(t *testing.T, d time.Duration, what string, ok func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(d)
 	for !ok() {
 		if time.Now().After(deadline) {
-			t.Fatalf("timed out after 20s waiting for %s", what)
+			t.Fatalf("timed out after %v waiting for %s", d, what)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
