@@ -52,9 +52,11 @@
 // byte when a new connection to its target is refused (the target died
 // with it in flight). Client errors: 400 for what is not HTTP, 431 for a
 // header over Config.MaxHeaderBytes, 413 for a declared body over
-// Config.MaxBodyBytes (no limit by default, as ALB). A client that is too
-// slow to send its header is disconnected without a 408: net/http closes
-// such connections silently.
+// Config.MaxBodyBytes (no limit by default, as ALB), and 408 for a client
+// that began a request head and did not finish it within the listener's
+// idle timeout (one that sent nothing is closed silently). A connection
+// handed to net/http (bodies, upgrades, malformed heads) is closed
+// without a 408, as net/http does.
 //
 // # Stickiness
 //

@@ -1,7 +1,10 @@
 package httpproxy
 
 import (
+	"fmt"
+	"maps"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -18,6 +21,42 @@ var errorText = map[int][2]string{
 		"The service behind this address did not answer in time. The fault is on our side. Please try again; if the request changes data, check first whether it took effect."},
 	http.StatusRequestEntityTooLarge: {"Request too large",
 		"The request body is longer than this address accepts. Send a smaller body, or split it into several requests."},
+	http.StatusRequestTimeout: {"Request timeout",
+		"Your request did not arrive whole within this address's idle timeout. Please check your connection and try again."},
+}
+
+// answer408 is the whole answer to a client that began a request head and
+// did not finish it within the listener's idle timeout (as ALB: 408). No
+// request was read, so it is HTML and closes the connection.
+var answer408 = staticAnswer(http.StatusRequestTimeout)
+
+// staticAnswer renders writeError's page for status, with no request, as
+// the bytes of an HTTP/1.1 answer that closes the connection.
+func staticAnswer(status int) []byte {
+	w := &staticWriter{h: http.Header{}}
+	writeError(w, nil, status, "")
+	b := fmt.Appendf(nil, "HTTP/1.1 %d %s\r\n", w.status, http.StatusText(w.status))
+	for _, k := range slices.Sorted(maps.Keys(w.h)) {
+		for _, v := range w.h[k] {
+			b = fmt.Appendf(b, "%s: %s\r\n", k, v)
+		}
+	}
+	b = append(b, "Connection: close\r\n\r\n"...)
+	return append(b, w.body...)
+}
+
+// staticWriter keeps what writeError writes.
+type staticWriter struct {
+	h      http.Header
+	status int
+	body   []byte
+}
+
+func (w *staticWriter) Header() http.Header    { return w.h }
+func (w *staticWriter) WriteHeader(status int) { w.status = status }
+func (w *staticWriter) Write(p []byte) (int, error) {
+	w.body = append(w.body, p...)
+	return len(p), nil
 }
 
 // grpcCodes maps our statuses to gRPC codes for gRPC clients.

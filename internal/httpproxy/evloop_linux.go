@@ -455,7 +455,7 @@ func (lp *evLoop) timers() {
 		lp.nextIdle = now.Add(evIdleTick)
 		for c := range lp.clients {
 			if c.state == csIdle && now.After(c.deadline) {
-				c.close()
+				c.idleTimeout()
 			}
 		}
 	}
@@ -953,6 +953,21 @@ func (c *evClient) flush() {
 		c.t.paused = false
 		c.t.read()
 	}
+}
+
+// idleTimeout ends a connection that waited too long for a request head:
+// silently when the client sent nothing, with a 408 when it began a head
+// and did not finish it. A client that does not read the 408 either is
+// closed at the next tick.
+func (c *evClient) idleTimeout() {
+	if len(c.in) == 0 || c.outOff < len(c.out) {
+		c.close()
+		return
+	}
+	c.in = c.in[:0]
+	c.rdhup, c.full = true, false
+	c.out = append(c.out, answer408...)
+	c.flush()
 }
 
 // closeWhenFlushed closes the connection once its answers are written.

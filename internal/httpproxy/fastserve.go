@@ -227,7 +227,13 @@ func (fc *fastConn) serve() {
 			return
 		}
 		if err != nil {
-			return // the client closed, or was idle too long
+			// The client closed, or was idle too long: with part of a
+			// head sent, it hears why (408).
+			if ne, ok := err.(net.Error); ok && ne.Timeout() && br.Buffered() > 0 {
+				fc.c.SetWriteDeadline(time.Now().Add(time.Second))
+				fc.c.Write(answer408)
+			}
+			return
 		}
 		// The read deadline stays: nothing reads from the client until
 		// the next request, which sets its own.
