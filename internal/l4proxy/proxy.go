@@ -19,6 +19,7 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
+	"runtime"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -99,21 +100,32 @@ type Proxy struct {
 	serve sync.WaitGroup // one per accept or read loop
 
 	parkOnce sync.Once
-	park     *parker // nil where connections cannot be parked
+	parks    []*parker // empty where connections cannot be parked
+	parkNext atomic.Uint32
 }
 
-// parker returns the Proxy's parker, starting it on first use; nil when
-// connections cannot be parked (not Linux, or no epoll).
+// parker returns one of the Proxy's parkers, in turn, starting them on
+// first use (one per processor the runtime may use at once: each runs one
+// event loop); nil when connections cannot be parked (not Linux, or no
+// epoll).
 func (p *Proxy) parker() *parker {
 	p.parkOnce.Do(func() {
-		pk, err := newParker()
-		if err != nil {
-			p.log.Warn("connections are not parked; each holds two goroutines", "err", err)
-			return
+		for range max(1, runtime.GOMAXPROCS(0)) {
+			pk, err := newParker()
+			if err != nil {
+				p.log.Warn("connections are not parked; each holds two goroutines", "err", err)
+				return
+			}
+			p.parks = append(p.parks, pk)
 		}
-		p.park = pk
 	})
-	return p.park
+	switch len(p.parks) {
+	case 0:
+		return nil
+	case 1:
+		return p.parks[0]
+	}
+	return p.parks[p.parkNext.Add(1)%uint32(len(p.parks))]
 }
 
 // listener is a running tcp or udp listener.
@@ -307,8 +319,8 @@ func (p *Proxy) Shutdown(ctx context.Context) error {
 		err = ctx.Err()
 	}
 	p.parkOnce.Do(func() {}) // no parker may start now
-	if p.park != nil {
-		p.park.close()
+	for _, pk := range p.parks {
+		pk.close()
 	}
 	return err
 }
