@@ -3,7 +3,9 @@ package l4proxy
 import (
 	"errors"
 	"net"
+	"net/netip"
 	"os"
+	"syscall"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -56,12 +58,17 @@ func (l *tcpListener) acceptLoop() {
 			return
 		}
 		var nfd int
-		var sa unix.Sockaddr
+		var client netip.AddrPort
 		var aerr error
 		err := rc.Read(func(fd uintptr) bool {
 			for {
-				nfd, sa, aerr = unix.Accept4(int(fd), unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC)
-				switch aerr {
+				var e syscall.Errno
+				nfd, client, e = rawAccept4(int(fd))
+				aerr = nil
+				if e != 0 {
+					aerr = e
+				}
+				switch e {
 				case unix.EINTR, unix.ECONNABORTED:
 					continue
 				case unix.EAGAIN:
@@ -87,7 +94,7 @@ func (l *tcpListener) acceptLoop() {
 		s := l.cur.Load()
 		if s.proto == model.ProtoTCP && !s.model.AcceptProxyProtocol {
 			if pk := l.p.parker(); pk != nil {
-				l.startFast(pk, nfd, sockaddrPort(sa), s)
+				l.startFast(pk, nfd, client, s)
 				continue
 			}
 		}

@@ -96,7 +96,8 @@ type pair struct {
 
 // half is one direction: dirs[i] reads fd[i] and writes fd[1-i].
 type half struct {
-	readable bool // an edge came and the source has not said EAGAIN since
+	readable bool // an edge came and the source may hold bytes
+	hup      bool // an edge said the source's peer shut down, or an error
 	writable bool // the destination has not said EAGAIN since its last edge
 	done     bool // end of stream passed on
 	pipe     *splicePipe
@@ -187,7 +188,7 @@ func (c *pair) closeLocked() {
 	for i, fd := range c.fd {
 		if fd >= 0 {
 			// Closing takes the socket out of the epoll set.
-			unix.Close(fd)
+			rawClose(fd)
 			c.fd[i] = -1
 		}
 	}
@@ -276,19 +277,17 @@ func (c *pair) connectLocked(avoid *balance.Endpoint) error {
 			return err
 		}
 		c.started = time.Now()
-		fd, err := startConnect(t.key.addr)
-		if err == nil {
+		fd, e := rawConnectSocket(t.key.addr)
+		if e == 0 {
 			c.fd[1], c.ep, c.t = fd, ep, t
 			c.gen ^= 1
-			if e := c.epollAdd(1); e != 0 {
-				unix.Close(fd)
-				c.fd[1], c.ep, c.t = -1, nil, nil
-				err = e
-			} else {
+			if e = c.epollAdd(1); e == 0 {
 				return nil
 			}
+			rawClose(fd)
+			c.fd[1], c.ep, c.t = -1, nil, nil
 		}
-		c.connectFailed(ep, t, err)
+		c.connectFailed(ep, t, e)
 		avoid = ep
 	}
 	return c.firstErr
@@ -309,7 +308,7 @@ func (c *pair) connectFailed(ep *balance.Endpoint, t *target, err error) {
 // another target once, or refuses the connection.
 func (c *pair) retryLocked(err error) {
 	ep, t := c.ep, c.t
-	unix.Close(c.fd[1])
+	rawClose(c.fd[1])
 	c.fd[1], c.ep, c.t = -1, nil, nil
 	c.connectFailed(ep, t, err)
 	if err := c.connectLocked(ep); err != nil {
@@ -317,44 +316,6 @@ func (c *pair) retryLocked(err error) {
 		return
 	}
 	c.timer.Reset(c.l.p.cfg.ConnectTimeout)
-}
-
-// startConnect opens a non-blocking socket to addr and starts connecting.
-func startConnect(addr netip.AddrPort) (int, error) {
-	family := unix.AF_INET
-	var sa unix.Sockaddr
-	if a := addr.Addr().Unmap(); a.Is4() {
-		sa = &unix.SockaddrInet4{Port: int(addr.Port()), Addr: a.As4()}
-	} else {
-		family = unix.AF_INET6
-		sa6 := &unix.SockaddrInet6{Port: int(addr.Port()), Addr: a.As16()}
-		if z := a.Zone(); z != "" {
-			if ifi, err := net.InterfaceByName(z); err == nil {
-				sa6.ZoneId = uint32(ifi.Index)
-			}
-		}
-		sa = sa6
-	}
-	fd, err := unix.Socket(family, unix.SOCK_STREAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
-	if err != nil {
-		return -1, err
-	}
-	// Requests and answers go out at once, as they came in.
-	if err := unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_NODELAY, 1); err != nil {
-		unix.Close(fd)
-		return -1, err
-	}
-	for {
-		err = unix.Connect(fd, sa)
-		if err != unix.EINTR {
-			break
-		}
-	}
-	if err != nil && err != unix.EINPROGRESS {
-		unix.Close(fd)
-		return -1, err
-	}
-	return fd, nil
 }
 
 // connectedLocked completes the connect: the PROXY header goes out first,
@@ -553,11 +514,17 @@ func (c *pair) event(side int, gen uint64, events uint32) {
 		} else {
 			// The client's bytes wait until the target is connected.
 			c.dirs[0].readable = true
+			if events&(unix.EPOLLRDHUP|unix.EPOLLHUP|unix.EPOLLERR) != 0 {
+				c.dirs[0].hup = true
+			}
 			return
 		}
 	}
 	if events&(unix.EPOLLIN|unix.EPOLLRDHUP|unix.EPOLLHUP|unix.EPOLLERR) != 0 {
 		c.dirs[side].readable = true
+	}
+	if events&(unix.EPOLLRDHUP|unix.EPOLLHUP|unix.EPOLLERR) != 0 {
+		c.dirs[side].hup = true
 	}
 	if events&(unix.EPOLLOUT|unix.EPOLLHUP|unix.EPOLLERR) != 0 {
 		c.dirs[1-side].writable = true
@@ -643,6 +610,13 @@ func (c *pair) pump(dir int) {
 			}
 		default:
 			h.pending = n
+			// Fewer bytes than the empty pipe has buffers: the socket
+			// had no more. Bytes that come later bring a new edge, so
+			// the read that would say EAGAIN is saved, unless the peer
+			// has shut down (its edge has come already).
+			if n < h.pipe.slots && !h.hup {
+				h.readable = false
+			}
 			continue
 		}
 		break

@@ -45,6 +45,10 @@ func (p *Proxy) listenTCP(s *listenerSpec) (listener, error) {
 	// No TCP keepalives (which cost four setsockopt calls per connection):
 	// the idle timeout ends dead connections, as NLB's does.
 	lc := net.ListenConfig{KeepAlive: -1}
+	// Plain TCP: Go listens with MPTCP by default where the kernel has it,
+	// which costs every accept (and some socket options behave otherwise)
+	// for clients that speak plain TCP anyway.
+	lc.SetMultipathTCP(false)
 	ln, err := lc.Listen(context.Background(), "tcp", s.bind)
 	if err != nil {
 		return nil, err
