@@ -47,6 +47,10 @@ type parker struct {
 
 	runq []*pair // pairs with work left after their turn; the loop's only
 
+	// scratch carries small bursts (the loop's only): recv and send
+	// through it cost the kernel less than two splices through a pipe.
+	scratch [smallBurst]byte
+
 	done chan struct{} // closed when the loop has returned
 }
 
@@ -102,8 +106,20 @@ type half struct {
 	done     bool // end of stream passed on
 	pipe     *splicePipe
 	pending  int // bytes in pipe
+	// bulk is set when the last read filled the scratch buffer: reads
+	// splice until one moves less than smallBurst again.
+	bulk bool
+	// buf holds what a send of a small burst left, buf[off:end].
+	buf      *[]byte
+	off, end int
 	bytes    int64
 }
+
+// smallBurst is the size below which a burst is copied through user space
+// rather than spliced.
+const smallBurst = 16 << 10
+
+var burstPool = newBytesPool(smallBurst)
 
 // turnBytes is how much one direction moves per turn of the loop before
 // the other connections get theirs.
@@ -194,6 +210,10 @@ func (c *pair) closeLocked() {
 	}
 	for i := range c.dirs {
 		h := &c.dirs[i]
+		if h.buf != nil {
+			burstPool.put(h.buf)
+			h.buf = nil
+		}
 		if h.pipe != nil {
 			if h.pending == 0 {
 				pipePool.Put(h.pipe)
@@ -553,6 +573,30 @@ func (c *pair) pump(dir int) {
 	src, dst := c.fd[dir], c.fd[1-dir]
 	budget := turnBytes
 	for {
+		if h.buf != nil {
+			if !h.writable {
+				return
+			}
+			n, e := rawSend(dst, (*h.buf)[h.off:h.end])
+			switch {
+			case e == unix.EINTR:
+				continue
+			case e == unix.EAGAIN:
+				h.writable = false
+				return
+			case e != 0:
+				c.closeLocked()
+				return
+			}
+			h.off += n
+			h.bytes += int64(n)
+			budget -= n
+			if h.off < h.end {
+				continue
+			}
+			burstPool.put(h.buf)
+			h.buf = nil
+		}
 		if h.pending > 0 {
 			if !h.writable {
 				return // the destination's EPOLLOUT brings us back
@@ -585,6 +629,54 @@ func (c *pair) pump(dir int) {
 			}
 			return
 		}
+		if !h.bulk {
+			buf := c.pk.scratch[:]
+			n, e := rawRecv(src, buf)
+			switch {
+			case e == unix.EINTR:
+				continue
+			case e == unix.EAGAIN:
+				h.readable = false
+			case e != 0:
+				c.closeLocked()
+				return
+			case n == 0:
+				if !c.endOfStream(h, dst) {
+					return
+				}
+			default:
+				// A short read emptied the socket (see the splice
+				// below); a full one starts a bulk transfer.
+				if n == len(buf) {
+					h.bulk = true
+				} else if !h.hup {
+					h.readable = false
+				}
+				m := 0
+				var e syscall.Errno
+				for h.writable {
+					if m, e = rawSend(dst, buf[:n]); e != unix.EINTR {
+						break
+					}
+				}
+				switch {
+				case e == unix.EAGAIN:
+					m = 0
+					h.writable = false
+				case e != 0:
+					c.closeLocked()
+					return
+				}
+				h.bytes += int64(m)
+				budget -= m
+				if m < n {
+					h.buf = burstPool.get()
+					h.off, h.end = 0, copy(*h.buf, buf[m:n])
+				}
+				continue
+			}
+			break
+		}
 		if h.pipe == nil {
 			if h.pipe = getPipe(); h.pipe == nil {
 				c.closeLocked()
@@ -602,14 +694,14 @@ func (c *pair) pump(dir int) {
 			c.closeLocked()
 			return
 		case n == 0:
-			h.readable, h.done = false, true
-			c.open--
-			if c.open == 0 || rawShutdown(dst, unix.SHUT_WR) != 0 {
-				c.closeLocked()
+			if !c.endOfStream(h, dst) {
 				return
 			}
 		default:
 			h.pending = n
+			if n < smallBurst {
+				h.bulk = false
+			}
 			// Fewer bytes than the empty pipe has buffers: the socket
 			// had no more. Bytes that come later bring a new edge, so
 			// the read that would say EAGAIN is saved, unless the peer
@@ -627,6 +719,19 @@ func (c *pair) pump(dir int) {
 		pipePool.Put(h.pipe)
 		h.pipe = nil
 	}
+}
+
+// endOfStream passes on the end of h's source as a half-close of dst, or
+// closes the connection when both directions have ended; false when the
+// connection is closed.
+func (c *pair) endOfStream(h *half, dst int) bool {
+	h.readable, h.done = false, true
+	c.open--
+	if c.open == 0 || rawShutdown(dst, unix.SHUT_WR) != 0 {
+		c.closeLocked()
+		return false
+	}
+	return true
 }
 
 // fdSinceActivity is how long ago socket fd last received or sent data,

@@ -170,3 +170,13 @@ func rawConnectSocket(addr netip.AddrPort) (int, syscall.Errno) {
 	}
 	return fd, 0
 }
+
+func rawRecv(fd int, b []byte) (int, syscall.Errno) {
+	r, _, e := unix.RawSyscall6(unix.SYS_RECVFROM, uintptr(fd), uintptr(unsafe.Pointer(&b[0])), uintptr(len(b)), unix.MSG_DONTWAIT, 0, 0)
+	return int(r), e
+}
+
+func rawSend(fd int, b []byte) (int, syscall.Errno) {
+	r, _, e := unix.RawSyscall6(unix.SYS_SENDTO, uintptr(fd), uintptr(unsafe.Pointer(&b[0])), uintptr(len(b)), unix.MSG_DONTWAIT|unix.MSG_NOSIGNAL, 0, 0)
+	return int(r), e
+}
