@@ -46,6 +46,9 @@ type parker struct {
 	next  uint64
 
 	runq []*pair // pairs with work left after their turn; the loop's only
+	// shuts are pairs with a half-close due (the loop's only); see
+	// endOfStream.
+	shuts []*pair
 
 	// scratch carries small bursts (the loop's only): recv and send
 	// through it cost the kernel less than two splices through a pipe.
@@ -77,6 +80,7 @@ type pair struct {
 	fd     [2]int // client, target; -1 once closed
 	gen    uint64 // generation of the target socket (0 or 1), in its event key
 	queued bool   // in pk.runq
+	shutQ  bool   // in pk.shuts
 	dirs   [2]half
 	open   int // directions not yet at end of stream
 	timer  *time.Timer
@@ -103,7 +107,8 @@ type half struct {
 	readable bool // an edge came and the source may hold bytes
 	hup      bool // an edge said the source's peer shut down, or an error
 	writable bool // the destination has not said EAGAIN since its last edge
-	done     bool // end of stream passed on
+	done     bool // end of stream seen
+	shutDue  bool // end of stream not yet passed on as a half-close
 	pipe     *splicePipe
 	pending  int // bytes in pipe
 	// bulk is set when the last read filled the scratch buffer: reads
@@ -469,10 +474,14 @@ func (pk *parker) loop() {
 			// Others may run (the accept loop, with one processor).
 			runtime.Gosched()
 		}
+		due := len(pk.shuts) // half-closes queued before this round
 		err := rc.Read(func(fd uintptr) bool {
 			var werr error
 			n, werr = unix.EpollWait(int(fd), events, 0)
-			return busy || (werr == nil && n > 0)
+			if werr != nil {
+				n = 0
+			}
+			return busy || n > 0 || due > 0
 		})
 		if err != nil {
 			return // closed
@@ -501,6 +510,33 @@ func (pk *parker) loop() {
 			if pk.runq == nil {
 				pk.runq = q[:0]
 			}
+		}
+		if n == 0 {
+			due = len(pk.shuts) // about to wait: every one is due
+		}
+		if due > 0 {
+			for i, c := range pk.shuts[:due] {
+				pk.shuts[i] = nil
+				c.shutNow()
+			}
+			pk.shuts = append(pk.shuts[:0], pk.shuts[due:]...)
+		}
+	}
+}
+
+// shutNow passes on the ends of stream that endOfStream deferred.
+func (c *pair) shutNow() {
+	c.mu.Lock()
+	defer c.unlock()
+	c.shutQ = false
+	for dir := range c.dirs {
+		h := &c.dirs[dir]
+		if !h.shutDue {
+			continue
+		}
+		h.shutDue = false
+		if c.state == pairEstablished && rawShutdown(c.fd[1-dir], unix.SHUT_WR) != 0 {
+			c.closeLocked()
 		}
 	}
 }
@@ -641,7 +677,7 @@ func (c *pair) pump(dir int) {
 				c.closeLocked()
 				return
 			case n == 0:
-				if !c.endOfStream(h, dst) {
+				if !c.endOfStream(h) {
 					return
 				}
 			default:
@@ -694,7 +730,7 @@ func (c *pair) pump(dir int) {
 			c.closeLocked()
 			return
 		case n == 0:
-			if !c.endOfStream(h, dst) {
+			if !c.endOfStream(h) {
 				return
 			}
 		default:
@@ -721,15 +757,26 @@ func (c *pair) pump(dir int) {
 	}
 }
 
-// endOfStream passes on the end of h's source as a half-close of dst, or
-// closes the connection when both directions have ended; false when the
-// connection is closed.
-func (c *pair) endOfStream(h *half, dst int) bool {
+// endOfStream passes on the end of h's source as a half-close of its
+// destination, or closes the connection when both directions have ended;
+// false when the connection is closed.
+//
+// The half-close waits for the loop's next round: a client that closes
+// as soon as it has its answer (HTTP with Connection: close) has then
+// often done so, and both sockets simply close, the client's first, which
+// saves the shutdown and leaves the TIME_WAIT state to the client (the
+// active closer) rather than to the proxy.
+func (c *pair) endOfStream(h *half) bool {
 	h.readable, h.done = false, true
 	c.open--
-	if c.open == 0 || rawShutdown(dst, unix.SHUT_WR) != 0 {
+	if c.open == 0 {
 		c.closeLocked()
 		return false
+	}
+	h.shutDue = true
+	if !c.shutQ {
+		c.shutQ = true
+		c.pk.shuts = append(c.pk.shuts, c)
 	}
 	return true
 }
