@@ -1,10 +1,13 @@
 // Package l4proxy is the userspace L4 load balancer: it runs the tcp, tls,
 // tls_passthrough and udp listeners of the load balancers in the view and
 // forwards each connection or UDP flow to a target that internal/balance
-// picks among those the view says are routable. TCP bytes move with the
-// kernel's splice path; TLS passthrough routes by the ClientHello's server
-// name without decrypting; tls listeners terminate TLS; PROXY protocol is
-// read from upstream balancers and written to targets on request.
+// picks among those the view says are routable. Plain TCP connections are
+// served by an epoll event loop per processor (the parker, Linux) on raw
+// descriptors, with no goroutine per connection: bulk bytes move with the
+// kernel's splice path, bursts under 16 KiB with recv and send through a
+// scratch buffer. TLS passthrough routes by the ClientHello's server name
+// without decrypting; tls listeners terminate TLS; PROXY protocol is read
+// from upstream balancers and written to targets on request.
 //
 // Connections are tracked per target, so that a deregistered target's
 // connections end when its deregistration delay does, and an unhealthy
