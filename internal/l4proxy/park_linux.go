@@ -22,11 +22,12 @@ import (
 // HAProxy and nginx do, with no goroutine per connection: both sockets of
 // a connection are raw non-blocking descriptors in one epoll set of the
 // parker's, registered once, edge-triggered, for reading and writing; the
-// epoll descriptor itself waits in the Go runtime's poller. The loop
-// splices what a readable socket holds to the other socket through a
-// pooled pipe, keeps what a full send buffer refused in the pipe until
-// the socket turns writable, and passes an end of stream on as a
-// half-close.
+// epoll descriptor itself waits in the Go runtime's poller. The loop moves
+// what a readable socket holds to the other socket: a burst under 16 KiB
+// with recv and send through a scratch buffer, a bulk transfer with splice
+// through a pooled pipe; what a full send buffer refuses waits in the pipe
+// (or a pooled buffer) until the socket turns writable. An end of stream
+// is passed on as a half-close.
 //
 // A listener's plain-TCP connections never become net.Conns (see
 // acceptLoop): the accept loop connects to the target with a raw
