@@ -10,6 +10,10 @@ import (
 
 func (l *tcpListener) setup() error { return nil }
 
+func (l *tcpListener) startInLoop() bool { return false }
+func (l *tcpListener) stopInLoop()       {}
+func (l *tcpListener) resume()           {}
+
 func (l *tcpListener) acceptLoop() {
 	backoff := 5 * time.Millisecond
 	for {

@@ -42,8 +42,9 @@ type parker struct {
 	ep   *os.File
 	epfd int
 
-	mu    sync.Mutex // guards pairs and next
+	mu    sync.Mutex // guards pairs, lns and next
 	pairs map[uint64]*pair
+	lns   map[uint64]*tcpListener // listeners whose accepts this loop runs
 	next  uint64
 
 	runq []*pair // pairs with work left after their turn; the loop's only
@@ -142,7 +143,7 @@ func newParker() (*parker, error) {
 	}
 	// A non-blocking descriptor given to os.NewFile joins the runtime's
 	// poller, so the loop below parks like any network read.
-	pk := &parker{ep: os.NewFile(uintptr(fd), "l4proxy-epoll"), epfd: fd, pairs: map[uint64]*pair{}, done: make(chan struct{})}
+	pk := &parker{ep: os.NewFile(uintptr(fd), "l4proxy-epoll"), epfd: fd, pairs: map[uint64]*pair{}, lns: map[uint64]*tcpListener{}, done: make(chan struct{})}
 	go pk.loop()
 	return pk, nil
 }
@@ -489,6 +490,15 @@ func (pk *parker) loop() {
 		}
 		for _, ev := range events[:n] {
 			key := uint64(uint32(ev.Fd)) | uint64(uint32(ev.Pad))<<32
+			if key&3 == listenerKeyBits {
+				pk.mu.Lock()
+				l := pk.lns[key>>2]
+				pk.mu.Unlock()
+				if l != nil {
+					l.acceptBatch()
+				}
+				continue
+			}
 			pk.mu.Lock()
 			c := pk.pairs[key>>2]
 			pk.mu.Unlock()

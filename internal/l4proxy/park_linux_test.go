@@ -211,3 +211,24 @@ func TestRefusedConnectionClosesCleanly(t *testing.T) {
 		return len(st.Listeners) == 1 && st.Listeners[0].Refused == 1 && st.Listeners[0].Active == 0
 	})
 }
+
+// TestListenerLimitRaisedWhilePaused: a listener at its connection limit
+// leaves the parker's epoll set; raising the limit puts it back, and the
+// connection waiting in the backlog is served without any other ending.
+func TestListenerLimitRaisedWhilePaused(t *testing.T) {
+	b := newBackend(t, "b1")
+	e := start(t, tcpConfig("", "max_connections: 1", b.target("")))
+	c1 := e.dial(10001)
+	greeting(t, c1)
+	c2 := e.dial(10001)
+	expectOpen(t, c2, 300*time.Millisecond)
+	if n := b.accepted.Load(); n != 1 {
+		t.Fatalf("backend accepted %d connections at the cap of 1", n)
+	}
+	e.doc.State.LoadBalancers[0].Listeners[0].MaxConnections = 2
+	e.apply()
+	if g := greeting(t, c2); g != "b1" {
+		t.Errorf("waiting connection after the limit rose greeted %q", g)
+	}
+	echo(t, c1, "the first is unharmed")
+}

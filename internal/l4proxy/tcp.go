@@ -31,9 +31,16 @@ type tcpListener struct {
 	ln *net.TCPListener
 	// lf is a duplicate of ln's descriptor for the raw accept loop (a
 	// net.Listener offers no raw reads); nil where there is none.
-	lf  *os.File
-	cur atomic.Pointer[listenerSpec]
-	lim limiter
+	lf *os.File
+	// loop is the parker whose event loop accepts for this listener (nil:
+	// the acceptLoop goroutine does); lkey is the listener's key in its
+	// epoll set; paused is set while it is out of the set (at its
+	// connection limit, or out of descriptors).
+	loop   *parker
+	lkey   uint64
+	paused atomic.Bool
+	cur    atomic.Pointer[listenerSpec]
+	lim    limiter
 
 	active, total, refused atomic.Int64
 
@@ -59,13 +66,16 @@ func (p *Proxy) listenTCP(s *listenerSpec) (listener, error) {
 		return nil, err
 	}
 	l.update(s)
-	p.serve.Go(l.acceptLoop)
+	if !l.startInLoop() {
+		p.serve.Go(l.acceptLoop)
+	}
 	return l, nil
 }
 
 func (l *tcpListener) update(s *listenerSpec) {
 	l.cur.Store(s)
 	l.lim.setMax(s.model.MaxConnections)
+	l.resume()
 }
 
 func (l *tcpListener) spec() *listenerSpec { return l.cur.Load() }
@@ -74,6 +84,7 @@ func (l *tcpListener) sweep(time.Time)     {}
 
 func (l *tcpListener) close() {
 	l.lim.close()
+	l.stopInLoop()
 	l.ln.Close()
 	if l.lf != nil {
 		l.lf.Close()
@@ -115,6 +126,7 @@ func (l *tcpListener) done(c closer) {
 	l.mu.Unlock()
 	l.active.Add(-1)
 	l.lim.release()
+	l.resume()
 	l.p.conns.Done()
 }
 
@@ -498,6 +510,17 @@ func (l *limiter) acquire() bool {
 		l.cond.Wait()
 	}
 	if l.closed {
+		return false
+	}
+	l.n++
+	return true
+}
+
+// tryAcquire takes room if there is some, without waiting.
+func (l *limiter) tryAcquire() bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.closed || l.max > 0 && l.n >= l.max {
 		return false
 	}
 	l.n++
