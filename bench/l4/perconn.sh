@@ -10,6 +10,7 @@
 #   bash bench/l4/perconn.sh                      # this tree's l4tool and HAProxy
 #   BASE=/tmp/l4tool.old bash bench/l4/perconn.sh # also an older l4tool build, A/B
 #   DURATION=4 ROUNDS=4 STRACE=0 bash bench/l4/perconn.sh
+#   MODE=keepalive bash bench/l4/perconn.sh       # per request on kept-alive connections
 set -euo pipefail
 
 cd "$(dirname "$0")/../.."
@@ -22,6 +23,9 @@ echo 1 >/proc/sys/net/ipv4/tcp_tw_reuse
 DURATION=${DURATION:-4}
 ROUNDS=${ROUNDS:-4}
 STRACE=${STRACE:-1}
+MODE=${MODE:-close}
+hdr=(-H 'Connection: close')
+[[ $MODE == close ]] || hdr=()
 for tool in haproxy nginx wrk taskset go; do
 	command -v "$tool" >/dev/null || { echo "bench/l4: $tool is missing; apt-get install -y haproxy nginx wrk util-linux" >&2; exit 1; }
 done
@@ -95,12 +99,12 @@ sleep 1
 ticks() { awk '{print $14 + $15}' /proc/"$1"/stat; }
 switches() { cat /proc/"$1"/task/*/status | awk '/ctxt_switches/ {s += $2} END {print s}'; }
 declare -A cpu req sw
-echo "== wrk -t1 -c64 -d${DURATION}s -H 'Connection: close', $ROUNDS interleaved rounds"
+echo "== wrk -t1 -c64 -d${DURATION}s ($MODE), $ROUNDS interleaved rounds (load: $(cut -d' ' -f1-3 /proc/loadavg))"
 for r in $(seq "$ROUNDS"); do
 	for i in "${!names[@]}"; do
 		n=${names[$i]} p=${procs[$i]}
 		t0=$(ticks "$p") s0=$(switches "$p")
-		out=$(taskset -c 0 wrk -t1 -c64 -d"${DURATION}s" -H 'Connection: close' "http://127.0.0.1:${ports[$i]}/")
+		out=$(taskset -c 0 wrk -t1 -c64 -d"${DURATION}s" "${hdr[@]}" "http://127.0.0.1:${ports[$i]}/")
 		t1=$(ticks "$p") s1=$(switches "$p")
 		q=$(awk '/requests in/ {print $1}' <<<"$out")
 		cpu[$n]=$((${cpu[$n]:-0} + t1 - t0)) req[$n]=$((${req[$n]:-0} + q)) sw[$n]=$((${sw[$n]:-0} + s1 - s0))
@@ -117,13 +121,13 @@ awk -v s="${cpu[switchboard]}" -v sq="${req[switchboard]}" -v h="${cpu[haproxy]}
 
 if ((STRACE)); then
 	echo
-	echo "== strace -c -f, wrk -t1 -c16 -d3s -H 'Connection: close'"
+	echo "== strace -c -f, wrk -t1 -c16 -d3s ($MODE)"
 	for i in "${!names[@]}"; do
 		n=${names[$i]}
 		strace -c -f -p "${procs[$i]}" -o "$tmp/strace-$n" &
 		st=$!
 		sleep 0.5
-		q=$(taskset -c 0 wrk -t1 -c16 -d3s -H 'Connection: close' "http://127.0.0.1:${ports[$i]}/" | awk '/requests in/ {print $1}')
+		q=$(taskset -c 0 wrk -t1 -c16 -d3s "${hdr[@]}" "http://127.0.0.1:${ports[$i]}/" | awk '/requests in/ {print $1}')
 		sleep 0.3
 		kill -INT $st
 		wait $st || true

@@ -17,9 +17,11 @@
 #   KEEP=1 bash bench/l4/run.sh             # keep the work directory
 #   PARTS=idle bash bench/l4/run.sh         # only some parts: http, bulk, idle
 #
-# IDLE defaults to 9000 because this machine's hard limit on open files is
-# 20000 (each proxied connection takes two descriptors in the proxy); set
-# IDLE=100000 where `ulimit -Hn` allows 250000.
+# IDLE defaults to the goal, 100000, and is lowered to what the hard limit
+# on open files allows one process (each proxied connection takes two
+# descriptors in the proxy): about 9,750 where `ulimit -Hn` is 20000. The
+# script says so when it lowers it; where the limit allows 200,500 files
+# it runs 100000 as is.
 set -euo pipefail
 
 cd "$(dirname "$0")/../.."
@@ -33,10 +35,18 @@ echo 1 >/proc/sys/net/ipv4/tcp_tw_reuse
 DURATION=${DURATION:-10}
 PARTS=${PARTS:-http,bulk,idle} # which parts to run
 CONNS=${CONNS:-64}
-IDLE=${IDLE:-9000}
+IDLE=${IDLE:-100000}
 PROXY_CPU=1
 CLIENT_CPU=0
-ulimit -n "$(ulimit -Hn)"
+NOFILE=$(ulimit -Hn)
+[[ $NOFILE == unlimited ]] && NOFILE=1048576
+ulimit -n "$NOFILE"
+# Two descriptors per proxied connection, and room for the rest.
+FIT=$(((NOFILE - 500) / 2))
+if ((IDLE > FIT)); then
+	echo "bench/l4: $IDLE idle connections need $((2 * IDLE + 500)) open files in one proxy process, but the hard limit (ulimit -Hn) is $NOFILE: running $FIT. Raise the limit (LimitNOFILE=, limits.conf, or CAP_SYS_RESOURCE) to run $IDLE." >&2
+	IDLE=$FIT
+fi
 
 for tool in haproxy nginx wrk iperf3 taskset go; do
 	if ! command -v "$tool" >/dev/null; then
@@ -64,7 +74,7 @@ go build -o "$tmp/l4tool" ./bench/l4/l4tool
 mkdir -p "$tmp/nginx-backend" "$tmp/nginx-stream"
 cat >"$tmp/nginx-backend/nginx.conf" <<CONF
 worker_processes 1;
-worker_rlimit_nofile 20000;
+worker_rlimit_nofile $NOFILE;
 pid $tmp/nginx-backend/pid;
 error_log $tmp/nginx-backend/error.log warn;
 events { worker_connections 16000; }
@@ -82,10 +92,10 @@ CONF
 cat >"$tmp/nginx-stream/nginx.conf" <<CONF
 load_module $STREAM_MOD;
 worker_processes 1;
-worker_rlimit_nofile 20000;
+worker_rlimit_nofile $NOFILE;
 pid $tmp/nginx-stream/pid;
 error_log $tmp/nginx-stream/error.log warn;
-events { worker_connections 19500; }
+events { worker_connections $((2 * IDLE + 200)); }
 stream {
   proxy_timeout 350s;
   upstream idle { server 127.0.0.1:18101; server 127.0.0.1:18102; server 127.0.0.1:18103; server 127.0.0.1:18104; }
@@ -96,7 +106,7 @@ stream {
 CONF
 cat >"$tmp/haproxy.cfg" <<CONF
 global
-  maxconn 9800
+  maxconn $((IDLE + 50))
   nbthread 1
 defaults
   mode tcp
@@ -253,12 +263,12 @@ for i in 0 1 2; do
 	r0=$(rss_kb "${ppids[$i]}")
 	fifo=$tmp/idle-$i
 	mkfifo "$fifo"
-	taskset -c $CLIENT_CPU "$tmp/l4tool" idle -to 127.0.0.1:$port -n "$IDLE" -src $srcs <"$fifo" >"$tmp/idle-$i.out" &
+	taskset -c $CLIENT_CPU "$tmp/l4tool" idle -to 127.0.0.1:$port -n "$IDLE" -src $srcs <"$fifo" >"$tmp/idle-$i.out" 2>&1 &
 	idle_pid=$!
 	exec 7>"$fifo"
 	for _ in $(seq 600); do grep -q open "$tmp/idle-$i.out" 2>/dev/null && break; kill -0 $idle_pid 2>/dev/null || break; sleep 0.1; done
 	if ! grep -q open "$tmp/idle-$i.out"; then
-		echo "$name: could not open $IDLE connections" >&2
+		echo "$name: could not open $IDLE connections: $(tail -1 "$tmp/idle-$i.out")" >&2
 		exec 7>&-
 		wait $idle_pid || true
 		continue

@@ -5,6 +5,9 @@ package l4proxy
 import (
 	"errors"
 	"net"
+	"time"
+
+	"github.com/switchboard/switchboard/internal/balance"
 )
 
 // parker is Linux-only; elsewhere every connection keeps its goroutines.
@@ -14,4 +17,6 @@ func newParker() (*parker, error) { return nil, errors.ErrUnsupported }
 
 func (*parker) close() {}
 
-func (*parker) add(*tcpConn, *net.TCPConn, *net.TCPConn, *target, func()) bool { return false }
+func (*parker) adopt(*tcpConn, *net.TCPConn, *net.TCPConn, *target, *balance.Endpoint, time.Duration, func()) bool {
+	return false
+}

@@ -1,10 +1,13 @@
 // Package l4proxy is the userspace L4 load balancer: it runs the tcp, tls,
 // tls_passthrough and udp listeners of the load balancers in the view and
 // forwards each connection or UDP flow to a target that internal/balance
-// picks among those the view says are routable. TCP bytes move with the
-// kernel's splice path; TLS passthrough routes by the ClientHello's server
-// name without decrypting; tls listeners terminate TLS; PROXY protocol is
-// read from upstream balancers and written to targets on request.
+// picks among those the view says are routable. Plain TCP connections are
+// served by an epoll event loop per processor (the parker, Linux) on raw
+// descriptors, with no goroutine per connection: bulk bytes move with the
+// kernel's splice path, bursts under 16 KiB with recv and send through a
+// scratch buffer. TLS passthrough routes by the ClientHello's server name
+// without decrypting; tls listeners terminate TLS; PROXY protocol is read
+// from upstream balancers and written to targets on request.
 //
 // Connections are tracked per target, so that a deregistered target's
 // connections end when its deregistration delay does, and an unhealthy
@@ -19,6 +22,7 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
+	"runtime"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -99,21 +103,32 @@ type Proxy struct {
 	serve sync.WaitGroup // one per accept or read loop
 
 	parkOnce sync.Once
-	park     *parker // nil where connections cannot be parked
+	parks    []*parker // empty where connections cannot be parked
+	parkNext atomic.Uint32
 }
 
-// parker returns the Proxy's parker, starting it on first use; nil when
-// connections cannot be parked (not Linux, or no epoll).
+// parker returns one of the Proxy's parkers, in turn, starting them on
+// first use (one per processor the runtime may use at once: each runs one
+// event loop); nil when connections cannot be parked (not Linux, or no
+// epoll).
 func (p *Proxy) parker() *parker {
 	p.parkOnce.Do(func() {
-		pk, err := newParker()
-		if err != nil {
-			p.log.Warn("connections are not parked; each holds two goroutines", "err", err)
-			return
+		for range max(1, runtime.GOMAXPROCS(0)) {
+			pk, err := newParker()
+			if err != nil {
+				p.log.Warn("connections are not parked; each holds two goroutines", "err", err)
+				return
+			}
+			p.parks = append(p.parks, pk)
 		}
-		p.park = pk
 	})
-	return p.park
+	switch len(p.parks) {
+	case 0:
+		return nil
+	case 1:
+		return p.parks[0]
+	}
+	return p.parks[p.parkNext.Add(1)%uint32(len(p.parks))]
 }
 
 // listener is a running tcp or udp listener.
@@ -307,8 +322,8 @@ func (p *Proxy) Shutdown(ctx context.Context) error {
 		err = ctx.Err()
 	}
 	p.parkOnce.Do(func() {}) // no parker may start now
-	if p.park != nil {
-		p.park.close()
+	for _, pk := range p.parks {
+		pk.close()
 	}
 	return err
 }

@@ -1,6 +1,9 @@
 package l4proxy
 
 import (
+	"net"
+	"net/netip"
+	"os"
 	"runtime"
 	"sync"
 	"syscall"
@@ -9,7 +12,7 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// The parker's calls on sockets (FIONREAD, splice with SPLICE_F_NONBLOCK,
+// The parker's calls on sockets (splice with SPLICE_F_NONBLOCK, shutdown,
 // epoll_ctl) never block, so they are made as raw system calls: the Go
 // runtime does not mark the thread as in a system call, and its monitor
 // does not hand the processor to another thread while the kernel runs the
@@ -25,6 +28,20 @@ const pipeSize = 1 << 20
 // moves, so idle connections hold none.
 type splicePipe struct {
 	r, w int
+	// slots is how many buffers the pipe holds (its size in pages): a
+	// splice from a socket into the empty pipe that moved fewer bytes
+	// than that stopped because the socket had no more, not because the
+	// pipe was full.
+	slots int
+	// closed is set by close, so that the cleanup does not close the
+	// descriptors (by then maybe reused) again.
+	closed *bool
+}
+
+func (sp *splicePipe) close() {
+	*sp.closed = true
+	unix.Close(sp.r)
+	unix.Close(sp.w)
 }
 
 var pipePool = sync.Pool{New: func() any {
@@ -33,12 +50,25 @@ var pipePool = sync.Pool{New: func() any {
 		return nil
 	}
 	// Best effort: without it the pipe holds 64 KiB (16 pages).
-	unix.FcntlInt(uintptr(fds[0]), unix.F_SETPIPE_SZ, pipeSize)
-	sp := &splicePipe{r: fds[0], w: fds[1]}
+	size, err := unix.FcntlInt(uintptr(fds[0]), unix.F_SETPIPE_SZ, pipeSize)
+	if err != nil {
+		size = 64 << 10
+	}
+	sp := &splicePipe{r: fds[0], w: fds[1], slots: size / os.Getpagesize(), closed: new(bool)}
 	// A pipe the pool drops is closed when collected.
-	runtime.AddCleanup(sp, func(fds [2]int) { unix.Close(fds[0]); unix.Close(fds[1]) }, fds)
+	runtime.AddCleanup(sp, func(p pipeFDs) {
+		if !*p.closed {
+			unix.Close(p.fds[0])
+			unix.Close(p.fds[1])
+		}
+	}, pipeFDs{fds, sp.closed})
 	return sp
 }}
+
+type pipeFDs struct {
+	fds    [2]int
+	closed *bool
+}
 
 func getPipe() *splicePipe {
 	sp, _ := pipePool.Get().(*splicePipe)
@@ -50,10 +80,9 @@ func rawSplice(in, out, n int, flags uintptr) (int, syscall.Errno) {
 	return int(r), e
 }
 
-func rawInq(fd int) (int, syscall.Errno) {
-	var v int32
-	_, _, e := unix.RawSyscall(unix.SYS_IOCTL, uintptr(fd), unix.SIOCINQ, uintptr(unsafe.Pointer(&v)))
-	return int(v), e
+func rawShutdown(fd, how int) syscall.Errno {
+	_, _, e := unix.RawSyscall(unix.SYS_SHUTDOWN, uintptr(fd), uintptr(how), 0)
+	return e
 }
 
 func rawEpollCtl(epfd, op, fd int, ev *unix.EpollEvent) syscall.Errno {
@@ -61,97 +90,93 @@ func rawEpollCtl(epfd, op, fd int, ev *unix.EpollEvent) syscall.Errno {
 	return e
 }
 
-// spliceBurst moves avail bytes queued on h's source to its destination
-// through a pooled pipe and returns the bytes delivered; a short count
-// without error means the source had fewer bytes than FIONREAD said (a
-// reset). When the destination's send buffer is full it waits in the
-// runtime's poller, unless inline: then it leaves the pipe with the bytes
-// still in it in h.pending and reports blocked, for a goroutine to finish
-// with flushPending.
-func spliceBurst(h *half, avail int, inline bool) (total int64, blocked bool, err error) {
-	sp := getPipe()
-	if sp == nil {
-		return 0, false, syscall.EMFILE
-	}
-	for avail > 0 {
-		var n int
-		var e syscall.Errno
-		cerr := h.rc.Control(func(fd uintptr) {
-			for {
-				n, e = rawSplice(int(fd), sp.w, min(avail, pipeSize), unix.SPLICE_F_NONBLOCK|unix.SPLICE_F_MOVE)
-				if e != unix.EINTR {
-					return
-				}
-			}
-		})
-		switch {
-		case cerr != nil:
-			pipePool.Put(sp)
-			return total, false, cerr
-		case e == unix.EAGAIN || (e == 0 && n == 0):
-			pipePool.Put(sp)
-			return total, false, nil
-		case e != 0:
-			pipePool.Put(sp)
-			return total, false, e
-		}
-		avail -= n
-		// More of the burst follows: let TCP fill whole segments.
-		more := avail > 0
-		m, err := spliceOut(h, sp, n, more, !inline)
-		total += int64(m)
-		if err == unix.EAGAIN {
-			h.pending, h.pendingN = sp, n-m
-			return total, true, nil
-		}
-		if err != nil {
-			// The pipe still holds bytes: it does not go back to the
-			// pool, and its cleanup closes it.
-			return total, false, err
-		}
-	}
-	pipePool.Put(sp)
-	return total, false, nil
+func rawClose(fd int) {
+	unix.RawSyscall(unix.SYS_CLOSE, uintptr(fd), 0, 0)
 }
 
-// spliceOut moves n bytes from sp to h's destination. Without wait it
-// stops at a full send buffer with EAGAIN.
-func spliceOut(h *half, sp *splicePipe, n int, more, wait bool) (int, error) {
-	flags := uintptr(unix.SPLICE_F_NONBLOCK | unix.SPLICE_F_MOVE)
-	if more {
-		flags |= unix.SPLICE_F_MORE
+// rawAccept4 accepts a connection on listening socket fd, non-blocking
+// and close-on-exec, and returns the peer's address. (unix.Accept4 asks
+// the listener's protocol with a getsockopt on every call.)
+func rawAccept4(fd int) (int, netip.AddrPort, syscall.Errno) {
+	var rsa unix.RawSockaddrAny
+	n := uint32(unsafe.Sizeof(rsa))
+	r, _, e := unix.RawSyscall6(unix.SYS_ACCEPT4, uintptr(fd), uintptr(unsafe.Pointer(&rsa)), uintptr(unsafe.Pointer(&n)), unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0, 0)
+	if e != 0 {
+		return -1, netip.AddrPort{}, e
 	}
-	done := 0
-	for done < n {
-		var m int
-		var e syscall.Errno
-		werr := h.drc.Write(func(fd uintptr) bool {
-			for {
-				m, e = rawSplice(sp.r, int(fd), n-done, flags)
-				if e != unix.EINTR {
-					return !wait || e != unix.EAGAIN
-				}
-			}
-		})
-		switch {
-		case werr != nil:
-			return done, werr
-		case e != 0:
-			return done, e
-		}
-		done += m
-	}
-	return done, nil
+	return int(r), rawAddrPort(&rsa), 0
 }
 
-// flushPending delivers what an inline burst left in h.pending, waiting
-// for room in the destination's send buffer.
-func flushPending(h *half) (int64, error) {
-	sp, n := h.pending, h.pendingN
-	h.pending = nil
-	m, err := spliceOut(h, sp, n, false, true)
-	if err == nil {
-		pipePool.Put(sp)
+func rawAddrPort(rsa *unix.RawSockaddrAny) netip.AddrPort {
+	switch rsa.Addr.Family {
+	case unix.AF_INET:
+		a := (*unix.RawSockaddrInet4)(unsafe.Pointer(rsa))
+		p := (*[2]byte)(unsafe.Pointer(&a.Port))
+		return netip.AddrPortFrom(netip.AddrFrom4(a.Addr), uint16(p[0])<<8|uint16(p[1]))
+	case unix.AF_INET6:
+		a := (*unix.RawSockaddrInet6)(unsafe.Pointer(rsa))
+		p := (*[2]byte)(unsafe.Pointer(&a.Port))
+		return netip.AddrPortFrom(netip.AddrFrom16(a.Addr).Unmap(), uint16(p[0])<<8|uint16(p[1]))
 	}
-	return int64(m), err
+	return netip.AddrPort{}
+}
+
+// rawConnectSocket opens a non-blocking TCP socket with TCP_NODELAY and
+// starts connecting it to addr.
+func rawConnectSocket(addr netip.AddrPort) (int, syscall.Errno) {
+	var rsa unix.RawSockaddrAny
+	var n uintptr
+	family := unix.AF_INET
+	port := [2]byte{byte(addr.Port() >> 8), byte(addr.Port())}
+	if a := addr.Addr(); a.Is4() || a.Is4In6() {
+		sa := (*unix.RawSockaddrInet4)(unsafe.Pointer(&rsa))
+		sa.Family = unix.AF_INET
+		*(*[2]byte)(unsafe.Pointer(&sa.Port)) = port
+		sa.Addr = a.Unmap().As4()
+		n = unsafe.Sizeof(*sa)
+	} else {
+		family = unix.AF_INET6
+		sa := (*unix.RawSockaddrInet6)(unsafe.Pointer(&rsa))
+		sa.Family = unix.AF_INET6
+		*(*[2]byte)(unsafe.Pointer(&sa.Port)) = port
+		sa.Addr = a.As16()
+		if z := a.Zone(); z != "" {
+			if ifi, err := net.InterfaceByName(z); err == nil {
+				sa.Scope_id = uint32(ifi.Index)
+			}
+		}
+		n = unsafe.Sizeof(*sa)
+	}
+	r, _, e := unix.RawSyscall(unix.SYS_SOCKET, uintptr(family), unix.SOCK_STREAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
+	if e != 0 {
+		return -1, e
+	}
+	fd := int(r)
+	// Requests and answers go out at once, as they came in.
+	one := int32(1)
+	if _, _, e = unix.RawSyscall6(unix.SYS_SETSOCKOPT, uintptr(fd), unix.IPPROTO_TCP, unix.TCP_NODELAY, uintptr(unsafe.Pointer(&one)), 4, 0); e != 0 {
+		rawClose(fd)
+		return -1, e
+	}
+	for {
+		_, _, e = unix.RawSyscall(unix.SYS_CONNECT, uintptr(fd), uintptr(unsafe.Pointer(&rsa)), n)
+		if e != unix.EINTR {
+			break
+		}
+	}
+	if e != 0 && e != unix.EINPROGRESS {
+		rawClose(fd)
+		return -1, e
+	}
+	return fd, 0
+}
+
+func rawRecv(fd int, b []byte) (int, syscall.Errno) {
+	r, _, e := unix.RawSyscall6(unix.SYS_RECVFROM, uintptr(fd), uintptr(unsafe.Pointer(&b[0])), uintptr(len(b)), unix.MSG_DONTWAIT, 0, 0)
+	return int(r), e
+}
+
+func rawSend(fd int, b []byte) (int, syscall.Errno) {
+	r, _, e := unix.RawSyscall6(unix.SYS_SENDTO, uintptr(fd), uintptr(unsafe.Pointer(&b[0])), uintptr(len(b)), unix.MSG_DONTWAIT|unix.MSG_NOSIGNAL, 0, 0)
+	return int(r), e
 }

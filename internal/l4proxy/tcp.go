@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"net/netip"
+	"os"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -26,34 +27,55 @@ import (
 // max_connections_per_target is skipped; when every target tried is at its
 // cap the connection is accepted and closed at once, counted as refused.
 type tcpListener struct {
-	p   *Proxy
-	ln  *net.TCPListener
-	cur atomic.Pointer[listenerSpec]
-	lim limiter
+	p  *Proxy
+	ln *net.TCPListener
+	// lf is a duplicate of ln's descriptor for the raw accept loop (a
+	// net.Listener offers no raw reads); nil where there is none.
+	lf *os.File
+	// loop is the parker whose event loop accepts for this listener (nil:
+	// the acceptLoop goroutine does); lkey is the listener's key in its
+	// epoll set; paused is set while it is out of the set (at its
+	// connection limit, or out of descriptors).
+	loop   *parker
+	lkey   uint64
+	paused atomic.Bool
+	cur    atomic.Pointer[listenerSpec]
+	lim    limiter
 
 	active, total, refused atomic.Int64
 
 	mu    sync.Mutex // guards conns
-	conns map[*tcpConn]struct{}
+	conns map[closer]struct{}
 }
 
 func (p *Proxy) listenTCP(s *listenerSpec) (listener, error) {
 	// No TCP keepalives (which cost four setsockopt calls per connection):
 	// the idle timeout ends dead connections, as NLB's does.
 	lc := net.ListenConfig{KeepAlive: -1}
+	// Plain TCP: Go listens with MPTCP by default where the kernel has it,
+	// which costs every accept (and some socket options behave otherwise)
+	// for clients that speak plain TCP anyway.
+	lc.SetMultipathTCP(false)
 	ln, err := lc.Listen(context.Background(), "tcp", s.bind)
 	if err != nil {
 		return nil, err
 	}
-	l := &tcpListener{p: p, ln: ln.(*net.TCPListener), conns: map[*tcpConn]struct{}{}}
+	l := &tcpListener{p: p, ln: ln.(*net.TCPListener), conns: map[closer]struct{}{}}
+	if err := l.setup(); err != nil {
+		ln.Close()
+		return nil, err
+	}
 	l.update(s)
-	p.serve.Go(l.acceptLoop)
+	if !l.startInLoop() {
+		p.serve.Go(l.acceptLoop)
+	}
 	return l, nil
 }
 
 func (l *tcpListener) update(s *listenerSpec) {
 	l.cur.Store(s)
 	l.lim.setMax(s.model.MaxConnections)
+	l.resume()
 }
 
 func (l *tcpListener) spec() *listenerSpec { return l.cur.Load() }
@@ -62,12 +84,16 @@ func (l *tcpListener) sweep(time.Time)     {}
 
 func (l *tcpListener) close() {
 	l.lim.close()
+	l.stopInLoop()
 	l.ln.Close()
+	if l.lf != nil {
+		l.lf.Close()
+	}
 }
 
 func (l *tcpListener) closeAll() {
 	l.mu.Lock()
-	cs := make([]*tcpConn, 0, len(l.conns))
+	cs := make([]closer, 0, len(l.conns))
 	for c := range l.conns {
 		cs = append(cs, c)
 	}
@@ -85,28 +111,23 @@ func (l *tcpListener) stats() ListenerStats {
 	}
 }
 
-func (l *tcpListener) acceptLoop() {
-	backoff := 5 * time.Millisecond
-	for {
-		if !l.lim.acquire() {
-			return
-		}
-		c, err := l.ln.AcceptTCP()
-		if err != nil {
-			l.lim.release()
-			if errors.Is(err, net.ErrClosed) {
-				return
-			}
-			// Out of file descriptors or memory: wait rather than spin.
-			l.p.log.Warn("accept failed", "listener", l.cur.Load().key, "err", err, "retry_seconds", backoff.Seconds())
-			time.Sleep(backoff)
-			backoff = min(2*backoff, time.Second)
-			continue
-		}
-		backoff = 5 * time.Millisecond
-		l.p.conns.Add(1)
-		go l.handle(c)
-	}
+// begin counts a new connection c; done undoes it when c is over.
+func (l *tcpListener) begin(c closer) {
+	l.active.Add(1)
+	l.total.Add(1)
+	l.mu.Lock()
+	l.conns[c] = struct{}{}
+	l.mu.Unlock()
+}
+
+func (l *tcpListener) done(c closer) {
+	l.mu.Lock()
+	delete(l.conns, c)
+	l.mu.Unlock()
+	l.active.Add(-1)
+	l.lim.release()
+	l.resume()
+	l.p.conns.Done()
 }
 
 // tcpConn is one proxied connection; Close ends both sides.
@@ -164,21 +185,12 @@ func (c *tcpConn) setOnClose(f func()) bool {
 
 func (l *tcpListener) handle(c *net.TCPConn) {
 	tc := &tcpConn{client: c}
-	l.active.Add(1)
-	l.total.Add(1)
-	l.mu.Lock()
-	l.conns[tc] = struct{}{}
-	l.mu.Unlock()
+	l.begin(tc)
 	// end undoes the above when the connection is over; a parked connection
 	// calls it from the parker.
 	end := func() {
 		tc.Close()
-		l.mu.Lock()
-		delete(l.conns, tc)
-		l.mu.Unlock()
-		l.active.Add(-1)
-		l.lim.release()
-		l.p.conns.Done()
+		l.done(tc)
 	}
 	parked := false
 	defer func() {
@@ -259,22 +271,21 @@ func (l *tcpListener) serveConn(s *listenerSpec, tc *tcpConn, end func()) (parke
 		return false, nil
 	}
 	t.track(tc)
-	stop := watchIdle(c, s.idle, func() { tc.Close() })
-	release := func() {
-		stop()
-		t.release(tc)
-		ep.Done()
-	}
 	// Plain TCP both ways: the parker moves the bytes, and the connection
-	// holds no goroutine while idle.
+	// holds no goroutine.
 	if f, ok := front.(*net.TCPConn); ok {
 		if u, ok := up.(*net.TCPConn); ok {
-			if pk := p.parker(); pk != nil && pk.add(tc, f, u, t, func() { release(); end() }) {
+			if pk := p.parker(); pk != nil && pk.adopt(tc, f, u, t, ep, s.idle, end) {
 				return true, nil
 			}
 		}
 	}
-	defer release()
+	stop := watchIdle(c, s.idle, func() { tc.Close() })
+	defer func() {
+		stop()
+		t.release(tc)
+		ep.Done()
+	}()
 	var wg sync.WaitGroup
 	wg.Go(func() {
 		n, err := copyHalf(up, front)
@@ -499,6 +510,17 @@ func (l *limiter) acquire() bool {
 		l.cond.Wait()
 	}
 	if l.closed {
+		return false
+	}
+	l.n++
+	return true
+}
+
+// tryAcquire takes room if there is some, without waiting.
+func (l *limiter) tryAcquire() bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.closed || l.max > 0 && l.n >= l.max {
 		return false
 	}
 	l.n++
