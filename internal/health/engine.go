@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/netip"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -298,7 +299,11 @@ func containsCalc(cs []*calculated, name string) bool {
 
 // plan turns s into the probes, calculated checks and passive groups it declares.
 func (e *Engine) plan(s *model.State) (map[state.Key]*probe, []*calculated, map[string]*group, error) {
-	specs := map[state.Key]*probe{}
+	n := len(s.HealthChecks)
+	for i := range s.TargetGroups {
+		n += len(s.TargetGroups[i].Targets)
+	}
+	specs := make(map[state.Key]*probe, n)
 	var calcs []*calculated
 	groups := map[string]*group{}
 	for i := range s.HealthChecks {
@@ -332,17 +337,19 @@ func (e *Engine) plan(s *model.State) (map[state.Key]*probe, []*calculated, map[
 		if err != nil {
 			return nil, nil, nil, fmt.Errorf("health: target group %s: %w", tg.Name, err)
 		}
-		g := &group{od: tg.OutlierDetection, passive: map[state.Key]*passive{}}
+		g := &group{od: tg.OutlierDetection, passive: make(map[state.Key]*passive, len(tg.Targets))}
 		groups[tg.Name] = g
+		check := state.GroupCheck(tg.Name)
+		probeID := identity(pr) // the probe once, not once per target
 		for _, t := range tg.Targets {
 			ap := netip.AddrPortFrom(t.Address, uint16(t.Port))
-			k := state.Key{Check: state.GroupCheck(tg.Name), Target: ap}
+			k := state.Key{Check: check, Target: ap}
 			port := pr.Port
 			if port == 0 {
 				port = t.Port
 			}
 			target := Target{Host: t.Address.String(), Port: port}
-			specs[k] = newProbe(k, c, target, pr, nil, identity(pr, target))
+			specs[k] = newProbe(k, c, target, pr, nil, probeID+" "+target.Host+" "+strconv.Itoa(port))
 			g.passive[k] = &passive{}
 		}
 	}
