@@ -103,9 +103,11 @@ const groupScale = 1000
 
 // routable merges the routable targets of f's groups as seen from zone.
 func routable(v *view.View, f *model.Forward, zone string) ([]Target, bool) {
+	if len(f.TargetGroups) == 1 {
+		return routableOne(v, f.TargetGroups[0].Name, zone)
+	}
 	weights := map[netip.AddrPort]int{}
 	failing := false
-	single := len(f.TargetGroups) == 1
 	for _, w := range f.TargetGroups {
 		g := v.TargetGroups[w.Name]
 		if g == nil {
@@ -125,16 +127,30 @@ func routable(v *view.View, f *model.Forward, zone string) ([]Target, bool) {
 			if t.Weight <= 0 || gw <= 0 {
 				continue
 			}
-			if single {
-				weights[t.Addr] += t.Weight
-				continue
-			}
 			weights[t.Addr] += max(1, t.Weight*gw*groupScale/total)
 		}
 	}
 	out := make([]Target, 0, len(weights))
 	for a, w := range weights {
 		out = append(out, Target{Addr: a, Weight: w})
+	}
+	slices.SortFunc(out, func(a, b Target) int { return a.Addr.Compare(b.Addr) })
+	return out, failing
+}
+
+// routableOne is routable for a forward to one group: its routable
+// targets with their own weights (a group's addresses are unique).
+func routableOne(v *view.View, group, zone string) ([]Target, bool) {
+	g := v.TargetGroups[group]
+	if g == nil {
+		return []Target{}, false
+	}
+	ts, failing := g.RoutableFrom(zone)
+	out := make([]Target, 0, len(ts))
+	for _, t := range ts {
+		if t.Weight > 0 {
+			out = append(out, Target{Addr: t.Addr, Weight: t.Weight})
+		}
 	}
 	slices.SortFunc(out, func(a, b Target) int { return a.Addr.Compare(b.Addr) })
 	return out, failing

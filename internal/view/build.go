@@ -123,7 +123,13 @@ func buildGroup(spec *model.TargetGroup, h *state.Snapshot, shifted map[string]b
 		shifted = nil
 	}
 	check := state.GroupCheck(spec.Name)
-	var all []Target
+	// Every slice is made at its final size: a group of thousands of
+	// targets is rebuilt on every health change.
+	all := make([]Target, 0, len(spec.Targets))
+	perZone := map[string]int{}
+	for _, t := range spec.Targets {
+		perZone[t.Zone]++
+	}
 	for _, t := range spec.Targets {
 		ap := netip.AddrPortFrom(t.Address, uint16(t.Port))
 		tv := Target{Addr: ap, Zone: t.Zone, Weight: weight(t.Weight), Healthy: true}
@@ -133,7 +139,7 @@ func buildGroup(spec *model.TargetGroup, h *state.Snapshot, shifted map[string]b
 		all = append(all, tv)
 		z := g.Zones[t.Zone]
 		if z == nil {
-			z = &Zone{Name: t.Zone, Shifted: shifted[t.Zone]}
+			z = &Zone{Name: t.Zone, Shifted: shifted[t.Zone], Targets: make([]Target, 0, perZone[t.Zone])}
 			g.Zones[t.Zone] = z
 		}
 		z.Targets = append(z.Targets, tv)
@@ -199,7 +205,16 @@ func weight(w *int) int {
 // unshifted returns the targets outside shifted zones, or all of them when
 // the shift would leave none.
 func unshifted(all []Target, shifted map[string]bool) []Target {
-	var out []Target
+	n := 0
+	for _, t := range all {
+		if !shifted[t.Zone] {
+			n++
+		}
+	}
+	if n == len(all) || n == 0 {
+		return all // nothing shifted away, or the shift would leave none
+	}
+	out := make([]Target, 0, n)
 	for _, t := range all {
 		if !shifted[t.Zone] {
 			out = append(out, t)
@@ -216,6 +231,16 @@ func unshifted(all []Target, shifted map[string]bool) []Target {
 func route(pool []Target, th *model.Threshold) (routable []Target, failingOpen bool) {
 	healthy := countHealthy(pool)
 	failingOpen = len(pool) > 0 && (healthy == 0 || breached(healthy, len(pool), th))
+	n := 0
+	for _, t := range pool {
+		if t.Weight > 0 && (t.Healthy || failingOpen) {
+			n++
+		}
+	}
+	if n == len(pool) {
+		return pool, failingOpen // every target routes; views are read-only, so share
+	}
+	routable = make([]Target, 0, n)
 	for _, t := range pool {
 		if t.Weight > 0 && (t.Healthy || failingOpen) {
 			routable = append(routable, t)
