@@ -247,8 +247,18 @@ func (b *Backend) readMap(s *service) (*slotMap, error) {
 // is ever empty in between; transactions hold at most TxnSize slot
 // changes and messages at most BatchSize elements.
 func (b *Backend) writeSlots(m *slotMap, want []uint32) (added, changed, removed int, err error) {
-	var dels, adds []nftables.SetElement
-	var pending []int // slots changed in the open transaction
+	// Sized for the whole change (or one transaction of it): a thousand
+	// element structs grown by appending were a large part of a sync's
+	// garbage.
+	n := 0
+	for i, w := range want {
+		if m.ids[i] != w {
+			n++
+		}
+	}
+	n = min(n, b.cfg.TxnSize)
+	dels, adds := make([]nftables.SetElement, 0, n), make([]nftables.SetElement, 0, n)
+	pending := make([]int, 0, n) // slots changed in the open transaction
 	var keys keySlab
 	flush := func() error {
 		if len(dels)+len(adds) == 0 {
