@@ -67,6 +67,9 @@ type Bolt struct {
 	mu      sync.Mutex    // guards the fields below
 	changed chan struct{} // closed and replaced after every commit
 	closed  bool
+	// last is the newest commit's snapshot as Commit decoded it: watchers
+	// share it rather than decode the same bytes again.
+	last *Snapshot
 }
 
 // Open opens the store at path, creating the file and its parent directory
@@ -294,16 +297,20 @@ func (s *Bolt) Commit(ctx context.Context, batch Batch) (*Snapshot, error) {
 	if err != nil {
 		return nil, s.wrap("commit", err)
 	}
+	// Hand back a decoded copy, not batch.State: the caller and the
+	// watchers get exactly what Get will return later. They share it and
+	// must not modify it.
+	snap := &Snapshot{Version: ch.Version, State: new(model.State), Change: ch}
+	derr := json.Unmarshal(state, snap.State)
 	s.mu.Lock()
+	if derr == nil {
+		s.last = snap
+	}
 	close(s.changed)
 	s.changed = make(chan struct{})
 	s.mu.Unlock()
-
-	// Hand back a decoded copy, not batch.State: the caller gets exactly
-	// what Get will return later, and owns it.
-	snap := &Snapshot{Version: ch.Version, State: new(model.State), Change: ch}
-	if err := json.Unmarshal(state, snap.State); err != nil {
-		return nil, fmt.Errorf("store: commit: decode state: %w", err)
+	if derr != nil {
+		return nil, fmt.Errorf("store: commit: decode state: %w", derr)
 	}
 	return snap, nil
 }
@@ -405,6 +412,14 @@ func (s *Bolt) watch(ctx context.Context, last uint64, ch chan<- *Snapshot) {
 // readAfter reads up to n kept snapshots with versions above last, oldest first.
 // If last+1 has been pruned, it starts at the oldest kept snapshot.
 func (s *Bolt) readAfter(last uint64, n int) ([]*Snapshot, error) {
+	s.mu.Lock()
+	newest := s.last
+	s.mu.Unlock()
+	if newest != nil && newest.Version == last+1 && n > 0 {
+		// The common case: the one version committed since, decoded by
+		// its Commit. Anything newer is read on the next round.
+		return []*Snapshot{newest}, nil
+	}
 	var out []*Snapshot
 	err := s.db.View(func(tx *bolt.Tx) error {
 		b, err := bucketsOf(tx)

@@ -55,8 +55,10 @@ var (
 // All methods are safe for concurrent use. After Close, methods return
 // ErrClosed and Watch returns a closed channel.
 //
-// Every *Snapshot returned is the caller's own copy, decoded for that call:
-// the caller may modify it without affecting the store or other callers.
+// A *Snapshot from Head or Get is the caller's own copy, decoded for that
+// call: the caller may modify it without affecting the store or other
+// callers. The snapshots Commit returns and Watch delivers may be shared
+// between the committer and every watcher, and must not be modified.
 type Store interface {
 	// Head returns the newest version. When nothing has been committed yet it
 	// returns Version 0 with an empty, non-nil State and a zero Change.
