@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/switchboard/switchboard/internal/testutil/blackhole"
 )
 
 // pairs returns the connections the Proxy's parkers hold.
@@ -119,48 +121,13 @@ func TestTCPBulkBothWays(t *testing.T) {
 	}
 }
 
-// blackhole returns the address of a listener that never completes a
-// handshake: its accept queue holds one connection, which fills it, so
-// the kernel drops further SYNs and connects to it wait.
-func blackhole(t *testing.T) *net.TCPAddr {
-	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { unix.Close(fd) })
-	if err := unix.Bind(fd, &unix.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}}); err != nil {
-		t.Fatal(err)
-	}
-	if err := unix.Listen(fd, 0); err != nil {
-		t.Fatal(err)
-	}
-	sa, err := unix.Getsockname(fd)
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: sa.(*unix.SockaddrInet4).Port}
-	// Fill the queue; the second may already wait.
-	for range 2 {
-		c, err := net.DialTimeout("tcp", addr.String(), 300*time.Millisecond)
-		if err == nil {
-			t.Cleanup(func() { c.Close() })
-		}
-	}
-	d := net.Dialer{Timeout: 300 * time.Millisecond}
-	if c, err := d.Dial("tcp", addr.String()); err == nil {
-		c.Close()
-		t.Skip("the kernel completed a handshake on a full accept queue; no black hole here")
-	}
-	return addr
-}
-
 // TestTCPConnectTimeoutTriesAnother: a target that never answers the
 // handshake is given up after the connect timeout (2 s in the harness),
 // reported to health, and the connection goes to another target.
 func TestTCPConnectTimeoutTriesAnother(t *testing.T) {
 	live := newBackend(t, "live")
-	hole := blackhole(t)
-	e := start(t, tcpConfig("", "", fmt.Sprintf("{ address: 127.0.0.1, port: %d, zone: a }", hole.Port), live.target("")))
+	hole := blackhole.Listen(t)
+	e := start(t, tcpConfig("", "", fmt.Sprintf("{ address: 127.0.0.1, port: %d, zone: a }", hole.Port()), live.target("")))
 	start := time.Now()
 	for i := range 2 { // round robin: one of the two tries the black hole first
 		c := e.dial(10001)
@@ -173,7 +140,7 @@ func TestTCPConnectTimeoutTriesAnother(t *testing.T) {
 	if d := time.Since(start); d < 2*time.Second {
 		t.Errorf("both connections served in %v, before the 2s connect timeout: the black hole answered?", d)
 	}
-	want := fmt.Sprintf("web 127.0.0.1:%d 2", hole.Port) // health.ConnectFailure
+	want := fmt.Sprintf("web 127.0.0.1:%d 2", hole.Port()) // health.ConnectFailure
 	if !slices.Contains(e.reports.all(), want) {
 		t.Errorf("reports = %q, want %q", e.reports.all(), want)
 	}
