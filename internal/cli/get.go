@@ -59,12 +59,8 @@ func get(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		path = "hosted_zones/" + url.PathEscape(pos[1]) + "/records"
 	}
 	var raw []map[string]any
-	if _, err := c.Do(ctx, http.MethodGet, path, nil, nil, nil, &raw); err != nil {
-		return fail(stderr, "get", err)
-	}
-	if r.output == "json" {
-		printJSON(stdout, raw)
-		return 0
+	if code, done := r.get(ctx, c, "get", path, nil, &raw, stdout, stderr); done {
+		return code
 	}
 	header, rows, err := listTable(kind, raw)
 	if err != nil {

@@ -32,12 +32,8 @@ func history(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		q.Set("before", strconv.FormatUint(*before, 10))
 	}
 	var hist []api.Version
-	if _, err := r.client().Do(ctx, http.MethodGet, "history", q, nil, nil, &hist); err != nil {
-		return fail(stderr, "history", err)
-	}
-	if r.output == "json" {
-		printJSON(stdout, hist)
-		return 0
+	if code, done := r.get(ctx, r.client(), "history", "history", q, &hist, stdout, stderr); done {
+		return code
 	}
 	var rows [][]string
 	for _, h := range hist {
@@ -125,12 +121,8 @@ func shift(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	switch pos[0] {
 	case "list":
 		var l []api.Shift
-		if _, err := c.Do(ctx, http.MethodGet, "zonal_shifts", nil, nil, nil, &l); err != nil {
-			return fail(stderr, "shift", err)
-		}
-		if r.output == "json" {
-			printJSON(stdout, l)
-			return 0
+		if code, done := r.get(ctx, c, "shift", "zonal_shifts", nil, &l, stdout, stderr); done {
+			return code
 		}
 		var rows [][]string
 		for _, s := range l {
@@ -185,12 +177,8 @@ func healthVerb(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	switch {
 	case *tg != "":
 		var g api.GroupHealth
-		if _, err := c.Do(ctx, http.MethodGet, "health/target_groups/"+url.PathEscape(*tg), nil, nil, nil, &g); err != nil {
-			return fail(stderr, "health", err)
-		}
-		if r.output == "json" {
-			printJSON(stdout, g)
-			return 0
+		if code, done := r.get(ctx, c, "health", "health/target_groups/"+url.PathEscape(*tg), nil, &g, stdout, stderr); done {
+			return code
 		}
 		fmt.Fprintf(stdout, "target group %s: %d of %d healthy%s (view version %d)\n\n", g.Name, g.Healthy, g.Registered, when(g.FailingOpen, ", FAILING OPEN"), g.Version)
 		var rows [][]string
@@ -217,12 +205,8 @@ func healthVerb(ctx context.Context, args []string, stdout, stderr io.Writer) in
 			q.Set("target", *target)
 		}
 		var s api.Status
-		if _, err := c.Do(ctx, http.MethodGet, "health/checks/"+url.PathEscape(*check), q, nil, nil, &s); err != nil {
-			return fail(stderr, "health", err)
-		}
-		if r.output == "json" {
-			printJSON(stdout, s)
-			return 0
+		if code, done := r.get(ctx, c, "health", "health/checks/"+url.PathEscape(*check), q, &s, stdout, stderr); done {
+			return code
 		}
 		statusTable(stdout, []api.Status{s})
 		if len(s.Checkers) > 0 {
@@ -236,12 +220,8 @@ func healthVerb(ctx context.Context, args []string, stdout, stderr io.Writer) in
 		return 0
 	case *zones:
 		var zs []api.ZoneSummary
-		if _, err := c.Do(ctx, http.MethodGet, "health/zones", nil, nil, nil, &zs); err != nil {
-			return fail(stderr, "health", err)
-		}
-		if r.output == "json" {
-			printJSON(stdout, zs)
-			return 0
+		if code, done := r.get(ctx, c, "health", "health/zones", nil, &zs, stdout, stderr); done {
+			return code
 		}
 		var rows [][]string
 		for _, z := range zs {
@@ -251,12 +231,8 @@ func healthVerb(ctx context.Context, args []string, stdout, stderr io.Writer) in
 		return 0
 	}
 	var all []api.Status
-	if _, err := c.Do(ctx, http.MethodGet, "health", nil, nil, nil, &all); err != nil {
-		return fail(stderr, "health", err)
-	}
-	if r.output == "json" {
-		printJSON(stdout, all)
-		return 0
+	if code, done := r.get(ctx, c, "health", "health", nil, &all, stdout, stderr); done {
+		return code
 	}
 	statusTable(stdout, all)
 	return 0
@@ -316,12 +292,8 @@ func answer(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			q.Set("port", strconv.Itoa(*port))
 		}
 		var ra api.RouteAnswer
-		if _, err := c.Do(ctx, http.MethodGet, "route", q, nil, nil, &ra); err != nil {
-			return fail(stderr, "answer", err)
-		}
-		if r.output == "json" {
-			printJSON(stdout, ra)
-			return 0
+		if code, done := r.get(ctx, c, "answer", "route", q, &ra, stdout, stderr); done {
+			return code
 		}
 		rule := "default action"
 		if ra.Rule != 0 {
@@ -352,12 +324,8 @@ func answer(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		q.Set("client", *client)
 	}
 	var a api.DNSAnswer
-	if _, err := c.Do(ctx, http.MethodGet, "answer", q, nil, nil, &a); err != nil {
-		return fail(stderr, "answer", err)
-	}
-	if r.output == "json" {
-		printJSON(stdout, a)
-		return 0
+	if code, done := r.get(ctx, c, "answer", "answer", q, &a, stdout, stderr); done {
+		return code
 	}
 	fmt.Fprintf(stdout, "%s %s from %s: %s (view version %d)\n", a.Name, a.Type, a.Client, a.Rcode, a.Version)
 	var rows [][]string

@@ -1,11 +1,14 @@
 package cli
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"net/http"
+	"net/url"
 	"os"
 	"slices"
 	"strings"
@@ -40,6 +43,21 @@ func (r *remote) register(fs *flag.FlagSet) {
 }
 
 func (r *remote) client() *api.Client { return api.NewClient(r.server, r.token, r.insecure) }
+
+// get fetches path (with query q, which may be nil) into out, a pointer,
+// and with -o json prints it. done says the verb is over, an error
+// printed or the JSON written, with code its exit code; otherwise the
+// caller prints out for people.
+func (r *remote) get(ctx context.Context, c *api.Client, verb, path string, q url.Values, out any, stdout, stderr io.Writer) (code int, done bool) {
+	if _, err := c.Do(ctx, http.MethodGet, path, q, nil, nil, out); err != nil {
+		return fail(stderr, verb, err), true
+	}
+	if r.output == "json" {
+		printJSON(stdout, out)
+		return 0, true
+	}
+	return 0, false
+}
 
 // check validates the flags after parsing.
 func (r *remote) check() error {
