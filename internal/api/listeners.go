@@ -53,12 +53,9 @@ func (a *API) readListener(r *http.Request) (*model.Listener, uint64, error) {
 	if err != nil {
 		return nil, 0, err
 	}
-	b, j, err := listenerAt(head.State, r.PathValue("lb"), port)
+	b, j, err := existingListener(head.State, r.PathValue("lb"), port)
 	if err != nil {
 		return nil, 0, err
-	}
-	if j < 0 {
-		return nil, 0, notFound("load balancer %s has no listener on port %d", b.Name, port)
 	}
 	return &b.Listeners[j], head.Version, nil
 }
@@ -111,16 +108,22 @@ func (a *API) deleteListener(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	return a.commit(w, r, "api", "", func(s *model.State) error {
-		b, j, err := listenerAt(s, r.PathValue("lb"), port)
+		b, j, err := existingListener(s, r.PathValue("lb"), port)
 		if err != nil {
 			return err
-		}
-		if j < 0 {
-			return notFound("load balancer %s has no listener on port %d", b.Name, port)
 		}
 		b.Listeners = slices.Delete(b.Listeners, j, j+1)
 		return nil
 	})
+}
+
+// existingListener is listenerAt for a listener that must exist.
+func existingListener(s *model.State, lb string, port int) (*model.LoadBalancer, int, error) {
+	b, j, err := listenerAt(s, lb, port)
+	if err == nil && j < 0 {
+		err = notFound("load balancer %s has no listener on port %d", b.Name, port)
+	}
+	return b, j, err
 }
 
 func ruleIndex(l *model.Listener, priority int) int {
@@ -151,12 +154,9 @@ func (a *API) editListener(w http.ResponseWriter, r *http.Request, edit func(*mo
 		return err
 	}
 	return a.commit(w, r, "api", "", func(s *model.State) error {
-		b, j, err := listenerAt(s, r.PathValue("lb"), port)
+		b, j, err := existingListener(s, r.PathValue("lb"), port)
 		if err != nil {
 			return err
-		}
-		if j < 0 {
-			return notFound("load balancer %s has no listener on port %d", b.Name, port)
 		}
 		return edit(&b.Listeners[j])
 	})
