@@ -15,53 +15,15 @@
 set -euo pipefail
 
 cd "$(dirname "$0")/../.."
-if [[ ${L4BENCH_NETNS:-0} != 1 ]]; then
-	exec env L4BENCH_NETNS=1 unshare -n bash "$0" "$@"
-fi
-ip link set lo up
+. bench/l4/common.sh
+l4_netns "$0" "$@"
 DURATION=${DURATION:-3}
 ROUNDS=${ROUNDS:-5}
-for tool in haproxy iperf3 taskset go python3; do
-	command -v "$tool" >/dev/null || { echo "bench/l4: $tool is missing; apt-get install -y haproxy iperf3 util-linux python3" >&2; exit 1; }
-done
-
-tmp=$(mktemp -d /tmp/bench-l4-bulk.XXXXXX)
-pids=()
-cleanup() {
-	for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-	wait 2>/dev/null || true
-	rm -rf "$tmp"
-}
-trap cleanup EXIT
-go build -o "$tmp/l4tool" ./bench/l4/l4tool
-
-cat >"$tmp/haproxy.cfg" <<CONF
-global
-  nbthread 1
-defaults
-  mode tcp
-  timeout connect 5s
-  timeout client 350s
-  timeout server 350s
-frontend bulk
-  bind 127.0.0.1:18091
-  default_backend bulk
-backend bulk
-  server b 127.0.0.1:15201
-CONF
-sbconf() {
-	cat <<CONF
-zones: [{ name: a }]
-target_groups:
-  - { name: bulk, protocol: tcp, targets: [{ address: 127.0.0.1, port: 15201, zone: a }] }
-load_balancers:
-  - name: bench
-    listeners:
-      - { protocol: tcp, port: $1, address: 127.0.0.1, default_action: { forward: { target_groups: [{ name: bulk }] } } }
-CONF
-}
-sbconf 18093 >"$tmp/sb.yaml"
-sbconf 18094 >"$tmp/base.yaml"
+l4_need haproxy iperf3 taskset go python3 -- haproxy iperf3 util-linux python3
+l4_workdir bulk
+l4_haproxy bulk 127.0.0.1:18091 127.0.0.1:15201 >"$tmp/haproxy.cfg"
+l4_switchboard bulk 15201 18093 >"$tmp/sb.yaml"
+l4_switchboard bulk 15201 18094 >"$tmp/base.yaml"
 
 taskset -c 0 iperf3 -s -p 15201 >/dev/null &
 pids+=($!)

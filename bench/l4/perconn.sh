@@ -14,10 +14,8 @@
 set -euo pipefail
 
 cd "$(dirname "$0")/../.."
-if [[ ${L4BENCH_NETNS:-0} != 1 ]]; then
-	exec env L4BENCH_NETNS=1 unshare -n bash "$0" "$@"
-fi
-ip link set lo up
+. bench/l4/common.sh
+l4_netns "$0" "$@"
 echo "1024 65000" >/proc/sys/net/ipv4/ip_local_port_range
 echo 1 >/proc/sys/net/ipv4/tcp_tw_reuse
 DURATION=${DURATION:-4}
@@ -26,20 +24,10 @@ STRACE=${STRACE:-1}
 MODE=${MODE:-close}
 hdr=(-H 'Connection: close')
 [[ $MODE == close ]] || hdr=()
-for tool in haproxy nginx wrk taskset go; do
-	command -v "$tool" >/dev/null || { echo "bench/l4: $tool is missing; apt-get install -y haproxy nginx wrk util-linux" >&2; exit 1; }
-done
+l4_need haproxy nginx wrk taskset go -- haproxy nginx wrk util-linux
 ((STRACE == 0)) || command -v strace >/dev/null || { echo "bench/l4: strace is missing (or STRACE=0)" >&2; exit 1; }
 
-tmp=$(mktemp -d /tmp/bench-l4-perconn.XXXXXX)
-pids=()
-cleanup() {
-	for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-	wait 2>/dev/null || true
-	rm -rf "$tmp"
-}
-trap cleanup EXIT
-go build -o "$tmp/l4tool" ./bench/l4/l4tool
+l4_workdir perconn
 
 cat >"$tmp/nginx.conf" <<CONF
 worker_processes 1;
@@ -52,33 +40,9 @@ http {
   server { listen 127.0.0.1:18080 backlog=4096; location / { return 200 "ok\n"; } }
 }
 CONF
-cat >"$tmp/haproxy.cfg" <<CONF
-global
-  nbthread 1
-defaults
-  mode tcp
-  timeout connect 5s
-  timeout client 350s
-  timeout server 350s
-frontend http
-  bind 127.0.0.1:18081
-  default_backend http
-backend http
-  server b 127.0.0.1:18080
-CONF
-sbconf() {
-	cat <<CONF
-zones: [{ name: a }]
-target_groups:
-  - { name: http, protocol: tcp, targets: [{ address: 127.0.0.1, port: 18080, zone: a }] }
-load_balancers:
-  - name: bench
-    listeners:
-      - { protocol: tcp, port: $1, address: 127.0.0.1, default_action: { forward: { target_groups: [{ name: http }] } } }
-CONF
-}
-sbconf 18083 >"$tmp/sb.yaml"
-sbconf 18084 >"$tmp/base.yaml"
+l4_haproxy http 127.0.0.1:18081 127.0.0.1:18080 >"$tmp/haproxy.cfg"
+l4_switchboard http 18080 18083 >"$tmp/sb.yaml"
+l4_switchboard http 18080 18084 >"$tmp/base.yaml"
 
 taskset -c 0 nginx -c "$tmp/nginx.conf" -g 'daemon off;' &
 pids+=($!)
