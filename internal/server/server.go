@@ -297,7 +297,7 @@ func (s *Server) buildViews(ctx context.Context, st store.Store) error {
 	expiry := time.NewTimer(time.Hour)
 	defer expiry.Stop()
 	for {
-		var applyHealth bool
+		var newVersion bool
 		select {
 		case <-ctx.Done():
 			return nil
@@ -305,7 +305,7 @@ func (s *Server) buildViews(ctx context.Context, st store.Store) error {
 			if !ok {
 				return nil
 			}
-			cur, applyHealth = snap, true
+			cur, newVersion = snap, true
 		case h, ok := <-healths:
 			if !ok {
 				return nil
@@ -320,10 +320,11 @@ func (s *Server) buildViews(ctx context.Context, st store.Store) error {
 		v := view.Build(cur.Version, cur.State, hs, now)
 		s.pub.Publish(v)
 		s.log.Debug("view published", "version", v.Version, "health_version", hs.Version())
-		// The next view is published only after this, so the proxies'
-		// handles for v's targets, resolved meanwhile, all survive it.
-		s.obs.metrics.Proxy().Retain(v)
-		if applyHealth {
+		if newVersion {
+			// Targets come and go only with a version. The next view is
+			// published only after this, so the proxies' handles for v's
+			// targets, resolved meanwhile, all survive it.
+			s.obs.metrics.Proxy().Retain(v)
 			if err := s.health.Apply(cur.State); err != nil {
 				s.log.Error("health checks not updated", "version", cur.Version, "err", err)
 			}
