@@ -412,7 +412,6 @@ func TestEventLoopRetry(t *testing.T) {
 	if n := e.rec.count(netipOf(dead), health.ConnectFailure); n == 0 {
 		t.Error("no ConnectFailure reported for the refusing target")
 	}
-	_ = netip.AddrPort{}
 }
 
 // FuzzScanResponse: the event loop's map-free check of an answer's head
