@@ -655,6 +655,25 @@ func (p *probe) status() state.Status {
 	return st
 }
 
+// lastRuns says whether any checker's latest probe of p failed, and whether
+// every checker that reported has passed at least healthy_threshold times in
+// a row.
+func (p *probe) lastRuns() (failed, recovered bool) {
+	recovered = true
+	for _, v := range p.vantages {
+		if !v.observedAtLeast {
+			continue
+		}
+		if v.failRun > 0 {
+			failed = true
+		}
+		if v.okRun < p.healthyTh {
+			recovered = false
+		}
+	}
+	return failed, recovered
+}
+
 // combineLocked sets k's status from its active probe and its passive
 // state, and reports whether that was a transition. e.mu must be held.
 func (e *Engine) combineLocked(k state.Key, now time.Time) bool {
@@ -666,7 +685,8 @@ func (e *Engine) combineLocked(k state.Key, now time.Time) bool {
 	if g := e.groupOf(k); g != nil {
 		ps := g.passive[k]
 		if ps != nil && st.Observed {
-			ps.activeSays(st.Healthy, now)
+			failed, recovered := p.lastRuns()
+			ps.activeSays(failed || !st.Healthy, recovered && st.Healthy, now)
 		}
 		if ps != nil && ps.ejected(now) {
 			st.Healthy, st.Ejected, st.Reason = false, true, ps.reason

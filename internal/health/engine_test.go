@@ -694,3 +694,42 @@ func TestEjectionEndsWhenActiveChecksRecover(t *testing.T) {
 		}
 	})
 }
+
+// TestEjectionEndsAfterOneFailedProbe: with unhealthy_threshold 2, an outage
+// shorter than two probes never turns the check unhealthy, but the probe
+// that failed during the ejection is enough: once the check has passed
+// healthy_threshold times after it, the ejection ends, not before.
+func TestEjectionEndsAfterOneFailedProbe(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		c := &switchable{}
+		c.healthy.Store(true)
+		e := engineWith(c)
+		s := groupState(4, &model.OutlierDetection{BaseEjection: dur("5m"), MaxEjection: dur("10m")})
+		s.TargetGroups[0].HealthCheck.UnhealthyThreshold = 2
+		s.TargetGroups[0].HealthCheck.HealthyThreshold = 2
+		stop := run(t, e, s)
+		defer stop()
+		status := func() state.Status {
+			settle()
+			st, _ := e.Snapshot().Get(targetKey(0))
+			return st
+		}
+		after(10 * time.Second) // the first active pass
+		after(10 * time.Second) // the second: healthy at threshold
+		c.healthy.Store(false)
+		e.Report("web", targetKey(0).Target, ConnectFailure, "connection refused")
+		if st := status(); !st.Ejected {
+			t.Fatalf("not ejected on a refused connection: %+v", st)
+		}
+		after(10 * time.Second) // one failed probe: below the threshold
+		c.healthy.Store(true)
+		after(10 * time.Second) // one pass: not yet healthy_threshold in a row
+		if st := status(); !st.Ejected {
+			t.Fatalf("after one pass following the failure: %+v, want still ejected", st)
+		}
+		after(10 * time.Second) // the second pass
+		if st := status(); st.Ejected || !st.Healthy {
+			t.Errorf("after two passes following the failure: %+v, want the ejection over", st)
+		}
+	})
+}

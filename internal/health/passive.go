@@ -74,18 +74,20 @@ func (ps *passive) endEjection(now time.Time) {
 	ps.until, ps.lastEnd, ps.reason, ps.sawDown = time.Time{}, now, "", false
 }
 
-// activeSays folds the active check's verdict into an ejection in force: a
-// target the active check saw fail and then pass again during its ejection
-// has recovered, and the ejection ends early, so a target that was down
-// returns as soon as its checks say so rather than after base_ejection. A
-// target the active check never saw fail (live traffic failing in ways the
-// check does not catch) stays out for the ejection's time.
-func (ps *passive) activeSays(healthy bool, now time.Time) {
+// activeSays folds the active check into an ejection in force. failed says
+// a checker's latest probe failed, even one the unhealthy threshold does not
+// count yet: the check has seen what live traffic saw. recovered says every
+// checker has since passed healthy_threshold times in a row. A target the
+// check saw fail and then recover during its ejection returns at once rather
+// than after base_ejection, so a brief outage costs seconds, not the
+// ejection's time. A target the active check never saw fail (live traffic
+// failing in ways the check does not catch) stays out for the ejection's time.
+func (ps *passive) activeSays(failed, recovered bool, now time.Time) {
 	switch {
 	case !ps.ejected(now):
-	case !healthy:
+	case failed:
 		ps.sawDown = true
-	case ps.sawDown:
+	case recovered && ps.sawDown:
 		ps.endEjection(now)
 	}
 }
