@@ -97,25 +97,42 @@ func MaglevInto(table []int32, names []string, weights []int, m int) ([]int32, e
 					filled++
 					continue
 				}
-				// Walk the permutation to the next free slot, in registers.
-				p, sk, um := pos[i], skip[i], uint64(m)
-				for {
-					slot := p
-					if p += sk; p >= um {
-						p -= um
-					}
-					if w, bit := slot>>6, uint64(1)<<(slot&63); used[w]&bit == 0 {
-						used[w] |= bit
-						table[slot] = int32(i)
-						break
-					}
-				}
-				pos[i] = p
+				var slot uint64
+				slot, pos[i] = walk(used, pos[i], skip[i], uint64(m))
+				table[slot] = int32(i)
 				filled++
 			}
 		}
 	}
 	return table, nil
+}
+
+// walk follows a permutation from p by steps of sk (mod m) to the first
+// slot not marked in used, marks it, and returns it and the position after
+// it. Two things make it fast. It takes m off without a branch: whether
+// p+sk passes m is a coin toss, and a branch on it was mispredicted every
+// other step. And it follows the even and the odd steps as two walks of
+// stride 2·sk, so that the two additions do not wait on each other.
+func walk(used []uint64, p, sk, m uint64) (slot, next uint64) {
+	sk2 := addMod(sk, sk, m)
+	q := addMod(p, sk, m)
+	for {
+		if w, bit := p>>6, uint64(1)<<(p&63); used[w]&bit == 0 {
+			used[w] |= bit
+			return p, q
+		}
+		if w, bit := q>>6, uint64(1)<<(q&63); used[w]&bit == 0 {
+			used[w] |= bit
+			return q, addMod(q, sk, m)
+		}
+		p, q = addMod(p, sk2, m), addMod(q, sk2, m)
+	}
+}
+
+// addMod returns a+b mod m for a, b < m, without a branch.
+func addMod(a, b, m uint64) uint64 {
+	d := a + b - m
+	return d + m&uint64(int64(d)>>63) // d, or a+b when a+b < m
 }
 
 // tailSize is the number of free slots below which Maglev finds a name's
