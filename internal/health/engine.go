@@ -18,9 +18,16 @@ import (
 	"github.com/switchboard/switchboard/internal/model"
 )
 
-// minPublishGap is the least time between two snapshots. It bounds how late
-// a transition reaches the view: a few milliseconds.
-const minPublishGap = 5 * time.Millisecond
+// A snapshot copies every status, so the engine rests after publishing
+// one: publishGapFactor times as long as the copy took, so that copying
+// takes at most a fifth of its time however fast transitions come, and never
+// more than maxPublishGap, which bounds how late a transition reaches the
+// view. For a thousand targets the rest is a fraction of a millisecond; a
+// fixed 5 ms rest made changes that came 4 ms apart wait for it.
+const (
+	publishGapFactor = 4
+	maxPublishGap    = 5 * time.Millisecond
+)
 
 // EngineConfig is what an Engine needs. The zero value works.
 type EngineConfig struct {
@@ -190,14 +197,16 @@ func (e *Engine) Run(ctx context.Context) error {
 		case <-ctx.Done():
 			return nil
 		case <-e.dirty:
+			// A burst of transitions (ten thousand first results at start)
+			// costs a few copies, not one each: see publishGapFactor.
+			start := time.Now()
 			e.publish()
-			// A snapshot copies every status: publish at most once per
-			// minPublishGap, so a burst of transitions (ten thousand first
-			// results at start) costs a few copies, not one each.
-			select {
-			case <-ctx.Done():
-				return nil
-			case <-time.After(minPublishGap):
+			if gap := min(publishGapFactor*time.Since(start), maxPublishGap); gap > 0 {
+				select {
+				case <-ctx.Done():
+					return nil
+				case <-time.After(gap):
+				}
 			}
 		case <-e.wake:
 		case <-timer.C:

@@ -123,8 +123,8 @@ func after(d time.Duration) {
 }
 
 // settle lets the engine publish what has changed: snapshots are at most
-// minPublishGap apart.
-func settle() { after(minPublishGap) }
+// maxPublishGap apart.
+func settle() { after(maxPublishGap) }
 
 func TestThresholdsBothWays(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
