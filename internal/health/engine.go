@@ -245,16 +245,17 @@ func (e *Engine) apply(s *model.State, seq uint64) error {
 	}
 	e.applied = seq
 	for k, p := range e.probes {
-		if ns, ok := specs[k]; !ok || ns.identity != p.identity {
+		if sp, ok := specs[k]; !ok || sp.identity != p.identity {
 			p.stop()
 			delete(e.probes, k)
 			delete(e.statuses, k)
 		}
 	}
-	for k, ns := range specs {
+	for k, sp := range specs {
 		if _, running := e.probes[k]; running {
 			continue
 		}
+		ns := newProbe(k, sp.checker, sp.target, sp.probe, sp.hc, sp.identity)
 		e.probes[k] = ns
 		st := ns.status()
 		st.Since = time.Now()
@@ -268,11 +269,12 @@ func (e *Engine) apply(s *model.State, seq uint64) error {
 	}
 	// Passive state survives for targets that stay in their group.
 	for name, g := range groups {
-		if old := e.groups[name]; old != nil {
-			for k, ps := range old.passive {
-				if _, ok := g.passive[k]; ok {
-					g.passive[k] = ps
-				}
+		old := e.groups[name]
+		for k := range g.passive {
+			if old != nil && old.passive[k] != nil {
+				g.passive[k] = old.passive[k]
+			} else {
+				g.passive[k] = &passive{}
 			}
 		}
 	}
@@ -307,12 +309,12 @@ func containsCalc(cs []*calculated, name string) bool {
 }
 
 // plan turns s into the probes, calculated checks and passive groups it declares.
-func (e *Engine) plan(s *model.State) (map[state.Key]*probe, []*calculated, map[string]*group, error) {
+func (e *Engine) plan(s *model.State) (map[state.Key]probeSpec, []*calculated, map[string]*group, error) {
 	n := len(s.HealthChecks)
 	for i := range s.TargetGroups {
 		n += len(s.TargetGroups[i].Targets)
 	}
-	specs := make(map[state.Key]*probe, n)
+	specs := make(map[state.Key]probeSpec, n)
 	var calcs []*calculated
 	groups := map[string]*group{}
 	for i := range s.HealthChecks {
@@ -327,13 +329,13 @@ func (e *Engine) plan(s *model.State) (map[state.Key]*probe, []*calculated, map[
 			if err != nil {
 				return nil, nil, nil, fmt.Errorf("health: check %s: %w", hc.Name, err)
 			}
-			specs[k] = newProbe(k, c, Target{}, &hc.Probe, hc, identity(hc))
+			specs[k] = probeSpec{identity(hc), c, Target{}, &hc.Probe, hc}
 		default:
 			c, err := e.cfg.NewChecker(&hc.Probe)
 			if err != nil {
 				return nil, nil, nil, fmt.Errorf("health: check %s: %w", hc.Name, err)
 			}
-			specs[k] = newProbe(k, c, Target{Host: hc.Address, Port: hc.Port}, &hc.Probe, hc, identity(hc))
+			specs[k] = probeSpec{identity(hc), c, Target{Host: hc.Address, Port: hc.Port}, &hc.Probe, hc}
 		}
 	}
 	for i := range s.TargetGroups {
@@ -358,11 +360,23 @@ func (e *Engine) plan(s *model.State) (map[state.Key]*probe, []*calculated, map[
 				port = t.Port
 			}
 			target := Target{Host: t.Address.String(), Port: port}
-			specs[k] = newProbe(k, c, target, pr, nil, probeID+" "+target.Host+" "+strconv.Itoa(port))
-			g.passive[k] = &passive{}
+			specs[k] = probeSpec{probeID + " " + target.Host + " " + strconv.Itoa(port), c, target, pr, nil}
+			g.passive[k] = nil // filled by apply, keeping a staying target's record
 		}
 	}
 	return specs, calcs, groups, nil
+}
+
+// probeSpec is what plan decides about one probe: its identity, to compare
+// with the running probe's, and what newProbe needs to make it when they
+// differ. Most of a version's probes did not change, and making each anew
+// only to drop it was most of the garbage of a commit.
+type probeSpec struct {
+	identity string
+	checker  Checker
+	target   Target
+	probe    *model.Probe
+	hc       *model.HealthCheck
 }
 
 // identity is what makes two probes the same: a change of any of it restarts the probe.
