@@ -661,6 +661,13 @@ func TestLateFailureIsNotTheTargets(t *testing.T) {
 	})
 }
 
+// settledStatus is k's status once the engine has published what changed.
+func settledStatus(e *Engine, k state.Key) state.Status {
+	settle()
+	st, _ := e.Snapshot().Get(k)
+	return st
+}
+
 // TestEjectionEndsWhenActiveChecksRecover: a target ejected on a refused
 // connection stays out while its active check fails, and returns on the
 // check's first pass after that, long before base_ejection; one whose check
@@ -672,11 +679,7 @@ func TestEjectionEndsWhenActiveChecksRecover(t *testing.T) {
 		e := engineWith(c)
 		stop := run(t, e, groupState(4, &model.OutlierDetection{BaseEjection: dur("5m"), MaxEjection: dur("10m")}))
 		defer stop()
-		status := func() state.Status {
-			settle()
-			st, _ := e.Snapshot().Get(targetKey(0))
-			return st
-		}
+		status := func() state.Status { return settledStatus(e, targetKey(0)) }
 		after(10 * time.Second) // the first active pass
 		c.healthy.Store(false)
 		e.Report("web", targetKey(0).Target, ConnectFailure, "connection refused")
@@ -709,11 +712,7 @@ func TestEjectionEndsAfterOneFailedProbe(t *testing.T) {
 		s.TargetGroups[0].HealthCheck.HealthyThreshold = 2
 		stop := run(t, e, s)
 		defer stop()
-		status := func() state.Status {
-			settle()
-			st, _ := e.Snapshot().Get(targetKey(0))
-			return st
-		}
+		status := func() state.Status { return settledStatus(e, targetKey(0)) }
 		after(10 * time.Second) // the first active pass
 		after(10 * time.Second) // the second: healthy at threshold
 		c.healthy.Store(false)
