@@ -3,6 +3,7 @@ package balance
 import (
 	"errors"
 	"fmt"
+	"math/big"
 )
 
 // DefaultTableSize is the default number of slots of a Maglev table: a
@@ -30,7 +31,7 @@ func Maglev(names []string, weights []int, m int) ([]int32, error) {
 // MaglevInto is Maglev writing into table when it has room for m slots,
 // so that a caller rebuilding the same table on every change keeps one.
 func MaglevInto(table []int32, names []string, weights []int, m int) ([]int32, error) {
-	if m < 2 || !IsPrime(m) {
+	if m < 2 || !big.NewInt(int64(m)).ProbablyPrime(0) { // exact below 2⁶⁴
 		return nil, fmt.Errorf("balance: maglev table size %d is not a prime", m)
 	}
 	if len(names) != len(weights) {
@@ -186,19 +187,6 @@ func modPow(b, e, m uint64) uint64 {
 		b = b * b % m
 	}
 	return r
-}
-
-// IsPrime reports whether n is a prime.
-func IsPrime(n int) bool {
-	if n < 2 {
-		return false
-	}
-	for d := 2; d*d <= n; d++ {
-		if n%d == 0 {
-			return false
-		}
-	}
-	return true
 }
 
 // Moved counts the slots whose name differs between two tables of the

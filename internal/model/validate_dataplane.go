@@ -1,6 +1,7 @@
 package model
 
 import (
+	"math/big"
 	"strings"
 )
 
@@ -47,7 +48,7 @@ func (v *validator) dataPlane(p Path, lb *LoadBalancer) {
 	case d.Backend == BackendIPVS && d.TableSize != 0:
 		v.add(dp.Field("table_size"), "only with backend nft", "ipvs's Maglev table size is fixed when the kernel is built")
 	case d.Backend == BackendNft:
-		if v.intRange(dp.Field("table_size"), d.TableSize, MinTableSize, MaxTableSize) && !isPrime(d.TableSize) {
+		if v.intRange(dp.Field("table_size"), d.TableSize, MinTableSize, MaxTableSize) && !big.NewInt(int64(d.TableSize)).ProbablyPrime(0) {
 			v.add(dp.Field("table_size"), "a prime, such as 65537", "%d is not a prime", d.TableSize)
 		}
 	}
@@ -83,16 +84,4 @@ func (v *validator) dataPlane(p Path, lb *LoadBalancer) {
 // interfaceName reports whether s can name a Linux network interface.
 func interfaceName(s string) bool {
 	return len(s) >= 1 && len(s) <= 15 && s != "." && s != ".." && !strings.ContainsAny(s, "/: \t\n")
-}
-
-func isPrime(n int) bool {
-	if n < 2 {
-		return false
-	}
-	for d := 2; d*d <= n; d++ {
-		if n%d == 0 {
-			return false
-		}
-	}
-	return true
 }
