@@ -6,22 +6,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 
 	"github.com/switchboard/switchboard/internal/dataplane"
-	"github.com/switchboard/switchboard/internal/model"
 	"github.com/switchboard/switchboard/internal/view"
 )
-
-// Config configures a Backend.
-type Config struct {
-	Logger    *slog.Logger
-	NetNS     string
-	BatchSize int
-	TxnSize   int
-	NftPath   string
-	Serves    func(*model.LoadBalancer) bool
-}
 
 // Backend is the nftables data plane; it needs Linux.
 type Backend struct{}
