@@ -16,7 +16,6 @@ package l4proxy
 
 import (
 	"context"
-	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -43,9 +42,6 @@ type Reporter interface {
 
 var _ Reporter = (*health.Engine)(nil)
 
-// GetCertificate chooses a certificate for a TLS handshake.
-type GetCertificate = func(*tls.ClientHelloInfo) (*tls.Certificate, error)
-
 // Config is what a Proxy needs. Every field is optional.
 type Config struct {
 	// Zone is the node's zone; with cross-zone off a node routes only to
@@ -55,11 +51,10 @@ type Config struct {
 	Reporter Reporter
 	// Logger receives structured logs.
 	Logger *slog.Logger
-	// Certificates turns a tls listener's certificates into the function
-	// that picks one per handshake. Default LoadCertificates (files read
-	// once; the first is the default). The shared certificate store plugs
-	// in here.
-	Certificates func(certs []model.Certificate) (GetCertificate, error)
+	// CertPoll is how often a tls listener's certificate files are checked
+	// for change (the L7 listeners' certificate store, with its SNI
+	// choice). Default 5s.
+	CertPoll time.Duration
 	// Addr returns the address a listener binds. Default the listener's
 	// address (or every address) and port; tests bind port 0.
 	Addr func(lb string, l *model.Listener) string
@@ -98,6 +93,7 @@ type Proxy struct {
 	mu        sync.Mutex // guards the fields below
 	listeners map[string]listener
 	closed    bool
+	lastCerts time.Time // when sweep last re-read certificate files
 
 	conns sync.WaitGroup // one per connection or flow being served
 	serve sync.WaitGroup // one per accept or read loop
@@ -151,8 +147,8 @@ func New(cfg Config) *Proxy {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	if cfg.Certificates == nil {
-		cfg.Certificates = LoadCertificates
+	if cfg.CertPoll <= 0 {
+		cfg.CertPoll = 5 * time.Second
 	}
 	if cfg.Addr == nil {
 		cfg.Addr = defaultAddr
@@ -336,9 +332,16 @@ func (p *Proxy) sweep(now time.Time) {
 	for _, l := range p.listeners {
 		ls = append(ls, l)
 	}
+	certsDue := now.Sub(p.lastCerts) >= p.cfg.CertPoll
+	if certsDue {
+		p.lastCerts = now
+	}
 	p.mu.Unlock()
 	for _, l := range ls {
 		l.sweep(now)
+		if s := l.spec().certSet; certsDue && s != nil {
+			s.Reload()
+		}
 	}
 	p.drain(now)
 	p.sticky.expire(now.Add(-StickyIdle))

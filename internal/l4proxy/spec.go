@@ -24,6 +24,7 @@ type listenerSpec struct {
 	dflt    string // target group of the default action
 	tls     *tls.Config
 	certs   []model.Certificate // what tls was built from
+	certSet *certstore.Set      // tls's certificates, re-read by sweep when their files change
 }
 
 // rule is a tls_passthrough rule: every condition present must match.
@@ -61,14 +62,14 @@ func (p *Proxy) newSpec(key, lb string, l *model.Listener, old *listenerSpec) (*
 	}
 	if l.Protocol == model.ProtoTLS {
 		if old != nil && old.tls != nil && slices.Equal(old.certs, l.Certificates) {
-			s.tls, s.certs = old.tls, old.certs
+			s.tls, s.certs, s.certSet = old.tls, old.certs, old.certSet
 		} else {
-			get, err := p.cfg.Certificates(l.Certificates)
+			set, err := certstore.Load(l.Certificates, p.log)
 			if err != nil {
 				return nil, fmt.Errorf("l4proxy: listener %s: %w", key, err)
 			}
-			s.certs = slices.Clone(l.Certificates)
-			s.tls = &tls.Config{GetCertificate: get, MinVersion: tls.VersionTLS12, CipherSuites: certstore.CipherSuites()}
+			s.certs, s.certSet = slices.Clone(l.Certificates), set
+			s.tls = &tls.Config{GetCertificate: set.GetCertificate, MinVersion: tls.VersionTLS12, CipherSuites: certstore.CipherSuites()}
 		}
 	}
 	return s, nil

@@ -7,7 +7,6 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
-	"github.com/switchboard/switchboard/internal/certstore"
 	"github.com/switchboard/switchboard/internal/l4proxy"
 	"github.com/switchboard/switchboard/internal/model"
 )
@@ -24,18 +23,7 @@ func (s *Server) runL4(ctx context.Context, dp *dataPlanes) error {
 	p := l4proxy.New(l4proxy.Config{
 		Zone:     zone,
 		Reporter: s.health,
-		// TLS termination shares the L7 listeners' certificate store: SNI
-		// picks exact, then wildcard, then the first; files are re-read
-		// when they change.
-		Certificates: func(certs []model.Certificate) (l4proxy.GetCertificate, error) {
-			set, err := certstore.Load(certs, log)
-			if err != nil {
-				return nil, err
-			}
-			go set.Run(ctx, 5*time.Second)
-			return set.GetCertificate, nil
-		},
-		Logger: log,
+		Logger:   log,
 		Instruments: func(group string, addr netip.AddrPort) l4proxy.Instruments {
 			return s.obs.metrics.Proxy().Target(group, addr)
 		},
