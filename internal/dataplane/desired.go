@@ -1,7 +1,6 @@
 package dataplane
 
 import (
-	"cmp"
 	"errors"
 	"fmt"
 	"net/netip"
@@ -39,7 +38,8 @@ type Target struct {
 }
 
 // Plan lists the services of the load balancers that serves picks, as v
-// routes them: one per node address (VIP) and L4 listener.
+// routes them: one per node address (VIP) and L4 listener, or one at the
+// listener's own address when it has one.
 // Each VIP routes as a node of its zone does (view.TargetGroup.RoutableFrom),
 // so that a balancer with nodes in several zones programs each node's VIPs
 // with its own zone's decision. Problems are what cannot be programmed.
@@ -78,7 +78,11 @@ func Plan(v *view.View, serves func(*model.LoadBalancer) bool) (svcs []Desired, 
 			}
 			for _, node := range lb.Nodes {
 				targets, failing := routable(v, l.DefaultAction.Forward, node.Zone)
-				for _, vip := range node.Addresses {
+				vips := node.Addresses
+				if l.Address != nil {
+					vips = []netip.Addr{*l.Address}
+				}
+				for _, vip := range vips {
 					svcs = append(svcs, Desired{
 						Name:         n + "/" + proto + ":" + strconv.Itoa(l.Port) + "@" + vip.String(),
 						LoadBalancer: n,
@@ -89,6 +93,9 @@ func Plan(v *view.View, serves func(*model.LoadBalancer) bool) (svcs []Desired, 
 						Targets:      targets,
 						FailingOpen:  failing,
 					})
+				}
+				if l.Address != nil {
+					break // one service, routed as the first node's zone
 				}
 			}
 		}
@@ -154,30 +161,6 @@ func routableOne(v *view.View, group, zone string) ([]Target, bool) {
 	}
 	slices.SortFunc(out, func(a, b Target) int { return a.Addr.Compare(b.Addr) })
 	return out, failing
-}
-
-// Diff compares what is programmed (have) with what should be (want) and
-// returns the keys to add (only in want), to change (in both, with other
-// values) and to remove (only in have), each sorted by cmp.
-func Diff[K cmp.Ordered, V comparable](have, want map[K]V) (add, change, remove []K) {
-	for k, w := range want {
-		h, ok := have[k]
-		switch {
-		case !ok:
-			add = append(add, k)
-		case h != w:
-			change = append(change, k)
-		}
-	}
-	for k := range have {
-		if _, ok := want[k]; !ok {
-			remove = append(remove, k)
-		}
-	}
-	slices.Sort(add)
-	slices.Sort(change)
-	slices.Sort(remove)
-	return add, change, remove
 }
 
 // ErrUnavailable marks an error that says why a backend cannot run here.

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -97,10 +98,23 @@ func TestPlanReportsWhatAKernelCannotServe(t *testing.T) {
 	}
 }
 
-func TestDiff(t *testing.T) {
-	add, change, remove := dataplane.Diff(map[string]int{"a": 1, "b": 2, "c": 3}, map[string]int{"b": 2, "c": 4, "d": 5})
-	if fmt.Sprint(add, change, remove) != "[d] [c] [a]" {
-		t.Errorf("Diff = %v %v %v, want [d] [c] [a]", add, change, remove)
+// TestPlanUsesTheListenersAddress: a listener with an address of its own
+// is one service at that address, not one per node address, as ipvs
+// programs it.
+func TestPlanUsesTheListenersAddress(t *testing.T) {
+	s := testState(t)
+	own := netip.MustParseAddr("192.0.2.50")
+	s.LoadBalancers[0].Listeners[0].Address = &own
+	svcs, problems := dataplane.Plan(view.Build(1, s, state.NewSnapshot(1, nil), time.Now()), nftOnly)
+	if len(problems) != 0 {
+		t.Errorf("Plan problems = %q, want none", problems)
+	}
+	var names []string
+	for _, d := range svcs {
+		names = append(names, d.Name)
+	}
+	if want := []string{"edge/tcp:80@192.0.2.50"}; !slices.Equal(names, want) {
+		t.Errorf("Plan services = %q, want %q", names, want)
 	}
 }
 

@@ -110,12 +110,15 @@ func desired(v *view.View, cfg Config, isLocal func(netip.Addr) bool) (map[servi
 			l := &lb.Spec.Listeners[li]
 			var proto uint16
 			switch l.Protocol {
-			case model.ProtoTCP:
-				proto = protoTCP
+			case model.ProtoTCP, model.ProtoTLSPassthrough:
+				proto = protoTCP // passthrough is TCP to the kernel, as in dataplane.Plan
 			case model.ProtoUDP:
 				proto = protoUDP
 			default:
-				continue // L7 and TLS listeners belong to the userspace proxies
+				// Nobody serves it: the userspace proxies stand down for a
+				// balancer forwarded in the kernel.
+				problem("load balancer %s: listener %s:%d: a kernel data plane cannot serve %s", lbName, l.Protocol, l.Port, l.Protocol)
+				continue
 			}
 			name := fmt.Sprintf("%s/%s:%d", lbName, l.Protocol, l.Port)
 			fwd := l.DefaultAction.Forward

@@ -106,12 +106,23 @@ func TestDesired(t *testing.T) {
 			},
 		},
 		{
-			name:   "udp-and-tcp-listeners-http-ignored",
+			name:   "udp-and-tcp-listeners-http-reported",
 			groups: []model.TargetGroup{group("dns", model.ProtoUDP, 53, "10.0.1.9"), group("tcpdns", model.ProtoTCP, 53, "10.0.1.9"), group("site", model.ProtoHTTP, 80, "10.0.1.8")},
 			lbs:    []model.LoadBalancer{balancer("ns", []string{"a=192.0.2.9"}, "udp:53>dns", "tcp:53>tcpdns", "http:80>site")},
 			want: map[string]svcWant{
 				"udp/192.0.2.9:53": {Name: "ns/udp:53", Sched: "wrr", Delay: day, Dests: dests(NAT, 1, "10.0.1.9:53")},
 				"tcp/192.0.2.9:53": {Name: "ns/tcp:53", Sched: "wrr", Delay: day, Dests: dests(NAT, 1, "10.0.1.9:53")},
+			},
+			// Nobody serves it: the userspace proxies stand down for a
+			// balancer forwarded in the kernel.
+			wantProblems: []string{"listener http:80: a kernel data plane cannot serve http"},
+		},
+		{
+			name:   "tls-passthrough-is-tcp",
+			groups: web(),
+			lbs:    []model.LoadBalancer{balancer("front", []string{"a=192.0.2.1"}, "tls_passthrough:443>web")},
+			want: map[string]svcWant{
+				"tcp/192.0.2.1:443": {Name: "front/tls_passthrough:443", Sched: "wrr", Delay: day, Dests: all},
 			},
 		},
 		{
