@@ -199,9 +199,7 @@ func (e *Engine) Run(ctx context.Context) error {
 		case <-e.dirty:
 			// A burst of transitions (ten thousand first results at start)
 			// costs a few copies, not one each: see publishGapFactor.
-			start := time.Now()
-			e.publish()
-			if gap := min(publishGapFactor*time.Since(start), maxPublishGap); gap > 0 {
+			if gap := min(publishGapFactor*e.publish(), maxPublishGap); gap > 0 {
 				select {
 				case <-ctx.Done():
 					return nil
@@ -678,16 +676,16 @@ func (p *probe) status() state.Status {
 	return st
 }
 
-// lastRuns says whether any checker's latest probe of p failed, and whether
-// every checker that reported has passed at least healthy_threshold times in
-// a row.
+// lastRuns says whether any checker's latest probe of p failed or holds it
+// unhealthy, and whether every checker that reported has passed at least
+// healthy_threshold times in a row (and so holds it healthy).
 func (p *probe) lastRuns() (failed, recovered bool) {
 	recovered = true
 	for _, v := range p.vantages {
 		if !v.observedAtLeast {
 			continue
 		}
-		if v.failRun > 0 {
+		if v.failRun > 0 || !v.healthy {
 			failed = true
 		}
 		if v.okRun < p.healthyTh {
@@ -709,7 +707,7 @@ func (e *Engine) combineLocked(k state.Key, now time.Time) bool {
 		ps := g.passive[k]
 		if ps != nil && st.Observed {
 			failed, recovered := p.lastRuns()
-			ps.activeSays(failed || !st.Healthy, recovered && st.Healthy, now)
+			ps.activeSays(failed, recovered, now)
 		}
 		if ps != nil && ps.ejected(now) {
 			st.Healthy, st.Ejected, st.Reason = false, true, ps.reason
@@ -763,20 +761,25 @@ func (e *Engine) markDirty() {
 	}
 }
 
-// publish makes the current statuses the snapshot and offers it to subscribers.
-func (e *Engine) publish() {
+// publish makes the current statuses the snapshot and offers it to
+// subscribers. It returns how long the copy took, not counting the wait
+// for e.mu.
+func (e *Engine) publish() time.Duration {
 	e.mu.Lock()
 	defer e.mu.Unlock()
+	start := time.Now()
 	m := make(map[state.Key]state.Status, len(e.statuses))
 	for k, st := range e.statuses {
 		m[k] = st
 	}
+	took := time.Since(start)
 	e.version++
 	snap := state.NewSnapshot(e.version, m)
 	e.snap.Store(snap)
 	for ch := range e.subs {
 		offerSnapshot(ch, snap)
 	}
+	return took
 }
 
 // offerSnapshot puts s in ch (capacity 1), replacing one not yet taken.

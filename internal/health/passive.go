@@ -37,8 +37,9 @@ type passive struct {
 	until     time.Time // ejected until then; zero when not ejected
 	ejections int       // ejections so far; the next lasts one base_ejection longer
 	lastEnd   time.Time // when the last ejection ended
-	// sawDown is true once the active check found the target unhealthy
-	// during the current ejection: its next pass then ends the ejection.
+	// sawDown is true once the active check's latest result, at or after
+	// the current ejection's start, was a failure: once the check passes
+	// healthy_threshold times again, the ejection ends.
 	sawDown bool
 	reason  string
 	// counting mirrors failures+connects > 0, so that Report can drop a
@@ -75,13 +76,15 @@ func (ps *passive) endEjection(now time.Time) {
 }
 
 // activeSays folds the active check into an ejection in force. failed says
-// a checker's latest probe failed, even one the unhealthy threshold does not
-// count yet: the check has seen what live traffic saw. recovered says every
-// checker has since passed healthy_threshold times in a row. A target the
-// check saw fail and then recover during its ejection returns at once rather
-// than after base_ejection, so a brief outage costs seconds, not the
-// ejection's time. A target the active check never saw fail (live traffic
-// failing in ways the check does not catch) stays out for the ejection's time.
+// a checker's latest probe failed (even one the unhealthy threshold does not
+// count yet) or holds the target unhealthy: the check sees what live
+// traffic saw. recovered says every checker has since passed
+// healthy_threshold times in a row. A target the check saw failing while
+// ejected (including a failure that was the latest result when the ejection
+// began) and then recover returns at once rather than after base_ejection,
+// so a brief outage costs seconds, not the ejection's time. A target the
+// active check never saw fail (live traffic failing in ways the check does
+// not catch) stays out for the ejection's time.
 func (ps *passive) activeSays(failed, recovered bool, now time.Time) {
 	switch {
 	case !ps.ejected(now):

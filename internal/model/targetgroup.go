@@ -76,8 +76,8 @@ type OutlierDetection struct {
 	ConsecutiveConnectFailures int `yaml:"consecutive_connect_failures" json:"consecutive_connect_failures,omitempty"`
 	// BaseEjection is the first ejection's length; the n-th lasts n times as
 	// long, up to max_ejection. Default 30s; 1s–1h. An ejection ends early
-	// when the group's active check saw a probe fail during it and has since
-	// passed healthy_threshold times in a row.
+	// when the group's active check was failing when it began or failed
+	// during it, and has since passed healthy_threshold times in a row.
 	BaseEjection Duration `yaml:"base_ejection" json:"base_ejection,omitempty"`
 	// MaxEjection caps an ejection's length. Default 5m; at least base_ejection, up to 24h.
 	MaxEjection Duration `yaml:"max_ejection" json:"max_ejection,omitempty"`
