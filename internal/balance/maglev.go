@@ -67,15 +67,17 @@ func MaglevInto(table []int32, names []string, weights []int, m int) ([]int32, e
 	used := make([]uint64, (m+63)/64)
 	// pos is where each name's permutation stands, offset + j·skip mod m,
 	// advanced by adding skip (< m) and subtracting m at most once: the
-	// same walk without a multiplication and a division per step.
+	// same walk without a multiplication and a division per step. It walks
+	// in place over offset, which is not needed again.
 	pos := offset
 	credit := make([]int, len(names)) // weighted turns owed
 	// The walk costs about m/free steps per claim, so the last few hundred
 	// free slots cost most of all steps (m·ln m in total). With few slots
 	// left it is cheaper to ask which free slot comes first in the name's
-	// permutation: slot s is at index (s − offset)·skip⁻¹ mod m, and every
-	// slot before the name's position is already taken, so the free slot
-	// of smallest index is exactly the one the walk would reach.
+	// permutation: counted from the name's position, slot s comes at step
+	// (s − pos)·skip⁻¹ mod m, and every slot the walk passed is already
+	// taken, so the free slot of fewest steps is exactly the one the walk
+	// would reach.
 	tail := tailSize(m)
 	var free []int32 // the free slots, once at most tail remain
 	var inv []uint64 // skip⁻¹ mod m per name, computed when first needed
@@ -91,7 +93,7 @@ func MaglevInto(table []int32, names []string, weights []int, m int) ([]int32, e
 					if inv[i] == 0 {
 						inv[i] = modPow(skip[i], uint64(m-2), uint64(m))
 					}
-					k := firstFree(free, offset[i], inv[i], uint64(m))
+					k := firstFree(free, pos[i], inv[i], uint64(m))
 					table[free[k]] = int32(i)
 					free[k] = free[len(free)-1]
 					free = free[:len(free)-1]

@@ -57,7 +57,7 @@ func New(cfg Config) (*Backend, error) {
 	if cfg.now == nil {
 		cfg.now = time.Now
 	}
-	c, err := dial(cfg.NetNS)
+	c, err := dial()
 	if err != nil {
 		return nil, err
 	}

@@ -84,11 +84,9 @@ func schedulerFor(a model.Algorithm) string {
 // Config configures a Backend. The zero value programs NAT services, each
 // with the scheduler of its target group's algorithm, for the load-balancer
 // addresses found on this machine's interfaces.
-//
-// Method and Scheduler apply to every service for now; per load balancer
-// settings will come from the model.
 type Config struct {
-	// Method is the forwarding method of every real server. Default NAT.
+	// Method is the forwarding method of every real server, unless
+	// ModeFromModel takes it from each load balancer. Default NAT.
 	Method Method
 	// Scheduler is the IPVS scheduler of every service (see Schedulers).
 	// Empty picks each service's from its target group's algorithm:
@@ -107,9 +105,6 @@ type Config struct {
 	// by itself at this interval, repairing what others changed in its
 	// services. Default 10s; negative reads on every Apply.
 	ResyncInterval time.Duration
-	// NetNS, when non-zero, is a file descriptor of the network namespace to
-	// program instead of the caller's.
-	NetNS int
 	// Logger receives the outcome of reconciles the backend starts itself
 	// (when a drain ends). Default slog.Default().
 	Logger *slog.Logger
@@ -117,8 +112,6 @@ type Config struct {
 	// backend starts itself, from the backend's goroutine; it must not block
 	// (Close waits for that goroutine).
 	OnReport func(dataplane.Report)
-
-	// now is the clock; tests set it. Default time.Now.
 	// Serves picks the load balancers this backend programs; nil programs
 	// every one. serve passes those whose data_plane asks for ipvs.
 	Serves func(*model.LoadBalancer) bool
@@ -126,6 +119,7 @@ type Config struct {
 	// data_plane mode (nat, dsr = direct routing, tunnel) instead of Method.
 	ModeFromModel bool
 
+	// now is the clock; tests set it. Default time.Now.
 	now func() time.Time
 }
 

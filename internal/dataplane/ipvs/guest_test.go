@@ -209,7 +209,7 @@ func webGroup(delay time.Duration, addrs ...string) model.TargetGroup {
 func TestGuestReconcile(t *testing.T) {
 	requireGuest(t)
 	foreign := serviceKey{Proto: protoTCP, Addr: aport("198.51.100.1:80")}
-	c, err := dial(0)
+	c, err := dial()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -375,7 +375,7 @@ func TestGuestRepairsDrift(t *testing.T) {
 	lbs := []model.LoadBalancer{balancer("front", []string{"a=192.0.2.1"}, "tcp:80>web")}
 	mustApply(t, b, buildView(t, 1, []model.TargetGroup{web}, lbs))
 
-	c, err := dial(0)
+	c, err := dial()
 	if err != nil {
 		t.Fatal(err)
 	}

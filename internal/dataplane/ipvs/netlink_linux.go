@@ -62,8 +62,10 @@ type conn struct {
 // errNoIPVS says the kernel has no IPVS: not built, or the module not loaded.
 var errNoIPVS = errors.New("dataplane/ipvs: the kernel has no IPVS (load the ip_vs module)")
 
-func dial(netns int) (*conn, error) {
-	c, err := genetlink.Dial(&netlink.Config{NetNS: netns})
+// dial opens the caller's network namespace's IPVS: the backend also
+// decides which VIPs are local from the caller's addresses.
+func dial() (*conn, error) {
+	c, err := genetlink.Dial(nil)
 	if err != nil {
 		return nil, fmt.Errorf("dataplane/ipvs: open generic netlink: %w", err)
 	}

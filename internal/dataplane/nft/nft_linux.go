@@ -509,8 +509,6 @@ func (b *Backend) readTable(fam nftables.TableFamily) (chains map[string][]strin
 		}
 		return nil, nil, false, fmt.Errorf("dataplane/nft: read table %s %s: %w", familyName(fam), TableName, err)
 	}
-	_ = t
-	table := &nftables.Table{Name: TableName, Family: fam}
 	all, err := b.conn.ListChainsOfTableFamily(fam)
 	if err != nil {
 		return nil, nil, true, fmt.Errorf("dataplane/nft: list chains: %w", err)
@@ -525,7 +523,7 @@ func (b *Backend) readTable(fam nftables.TableFamily) (chains map[string][]strin
 			chains[c.Name] = rules[c.Name]
 		}
 	}
-	sets, err := b.conn.GetSets(table)
+	sets, err := b.conn.GetSets(t)
 	if err != nil {
 		return nil, nil, true, fmt.Errorf("dataplane/nft: list maps: %w", err)
 	}
