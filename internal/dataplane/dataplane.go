@@ -6,6 +6,7 @@ package dataplane
 
 import (
 	"context"
+	"net/netip"
 	"time"
 
 	"github.com/switchboard/switchboard/internal/view"
@@ -52,8 +53,10 @@ type Service struct {
 	Targets []WeightedTarget
 }
 
-// WeightedTarget is a target as programmed.
+// WeightedTarget is a target as programmed. Addr is kept as an address,
+// not text: reports are made on every change and read only by /status,
+// where it marshals to the same address:port text.
 type WeightedTarget struct {
-	Addr   string
+	Addr   netip.AddrPort
 	Weight int
 }

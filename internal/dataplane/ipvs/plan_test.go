@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 
 	"github.com/switchboard/switchboard/internal/dataplane"
 )
@@ -222,10 +223,10 @@ func TestReport(t *testing.T) {
 	drains := map[drainKey]time.Time{{vip, aport("10.0.0.1:80")}: epoch, {Svc: gone}: epoch}
 	got := report(want, kernel, drains)
 	wantReport := []dataplane.Service{
-		{Name: "front/tcp:80", VIP: "192.0.2.1:80", Protocol: "tcp", Targets: []dataplane.WeightedTarget{{Addr: "10.0.0.1:80"}, {Addr: "10.0.0.9:80", Weight: 1}, {Addr: "10.0.0.10:80", Weight: 2}}},
-		{Name: "draining", VIP: "192.0.2.1:53", Protocol: "udp", Targets: []dataplane.WeightedTarget{{Addr: "10.0.0.5:53"}}},
+		{Name: "front/tcp:80", VIP: "192.0.2.1:80", Protocol: "tcp", Targets: []dataplane.WeightedTarget{{Addr: netip.MustParseAddrPort("10.0.0.1:80")}, {Addr: netip.MustParseAddrPort("10.0.0.9:80"), Weight: 1}, {Addr: netip.MustParseAddrPort("10.0.0.10:80"), Weight: 2}}},
+		{Name: "draining", VIP: "192.0.2.1:53", Protocol: "udp", Targets: []dataplane.WeightedTarget{{Addr: netip.MustParseAddrPort("10.0.0.5:53")}}},
 	}
-	if diff := cmp.Diff(wantReport, got); diff != "" {
+	if diff := cmp.Diff(wantReport, got, cmpopts.EquateComparable(netip.AddrPort{})); diff != "" {
 		t.Errorf("report() mismatch (-want +got):\n%s", diff)
 	}
 }

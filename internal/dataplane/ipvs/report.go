@@ -48,7 +48,7 @@ func report(want map[serviceKey]*service, kernel map[serviceKey]*kernelService, 
 		slices.SortFunc(addrs, netip.AddrPort.Compare)
 		rs.Targets = make([]dataplane.WeightedTarget, len(addrs))
 		for i, a := range addrs {
-			rs.Targets[i] = dataplane.WeightedTarget{Addr: a.String(), Weight: s.Dests[a].Weight} // draining: absent, weight 0
+			rs.Targets[i] = dataplane.WeightedTarget{Addr: a, Weight: s.Dests[a].Weight} // draining: absent, weight 0
 		}
 		out = append(out, rs)
 	}
@@ -64,7 +64,7 @@ func report(want map[serviceKey]*service, kernel map[serviceKey]*kernelService, 
 		rs := dataplane.Service{Name: "draining", VIP: k.Svc.Addr.String(), Protocol: protoName(k.Svc.Proto)}
 		if ks := kernel[k.Svc]; ks != nil {
 			for _, a := range sortedAddrs(ks.Dests) {
-				rs.Targets = append(rs.Targets, dataplane.WeightedTarget{Addr: a.String(), Weight: 0})
+				rs.Targets = append(rs.Targets, dataplane.WeightedTarget{Addr: a, Weight: 0})
 			}
 		}
 		out = append(out, rs)

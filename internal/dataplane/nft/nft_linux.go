@@ -226,9 +226,10 @@ func (b *Backend) Apply(ctx context.Context, v *view.View) (dataplane.Report, er
 		return rep, err
 	}
 	for _, s := range svcs {
-		ds := dataplane.Service{Name: s.d.Name, VIP: fmt.Sprintf("%s:%d", s.d.VIP, s.d.Port), Protocol: s.d.Protocol}
-		for _, t := range s.targets {
-			ds.Targets = append(ds.Targets, dataplane.WeightedTarget{Addr: t.Addr.String(), Weight: t.Weight})
+		ds := dataplane.Service{Name: s.d.Name, VIP: fmt.Sprintf("%s:%d", s.d.VIP, s.d.Port), Protocol: s.d.Protocol,
+			Targets: make([]dataplane.WeightedTarget, len(s.targets))}
+		for i, t := range s.targets {
+			ds.Targets[i] = dataplane.WeightedTarget{Addr: t.Addr, Weight: t.Weight}
 		}
 		rep.Services = append(rep.Services, ds)
 	}
