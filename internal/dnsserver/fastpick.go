@@ -42,9 +42,6 @@ type fastPick struct {
 
 // fastRec is one candidate record.
 type fastRec struct {
-	// one is its value when it has one (the common case, and the only one
-	// validation allows for weighted and multivalue records), else nil.
-	one []byte
 	// rrs are its values, each a resource record in wire format whose
 	// owner is a pointer to the question (offset 12) and whose rdata
 	// names are written out in full, so that it reads the same wherever it
@@ -121,9 +118,6 @@ func buildPick(g *group, name string) (fastPick, int) {
 			fr.rrs = append(fr.rrs, p.wire[off:off+n:off+n])
 			off += n
 		}
-		if len(fr.rrs) == 1 {
-			fr.one = fr.rrs[0]
-		}
 		p.recs = append(p.recs, fr)
 	}
 	size := 0
@@ -182,9 +176,6 @@ func (s *Server) appendPick(out []byte, p *fastPick) ([]byte, uint16) {
 	}
 	r := &p.recs[i]
 	r.hit.Add(1)
-	if r.one != nil {
-		return append(out, r.one...), 1
-	}
 	return s.appendShuffled(out, r.rrs), uint16(len(r.rrs))
 }
 

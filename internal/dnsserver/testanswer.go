@@ -20,7 +20,7 @@ import (
 // multivalue) are drawn as a live query's are. An error means v cannot be
 // compiled. Safe for concurrent use.
 func TestAnswer(v *view.View, lbTTL time.Duration, loc Locator, name string, qtype uint16, from netip.Prefix) (*dns.Msg, error) {
-	t, err := compile(v, uint32(lbTTL/time.Second), &recordHits{}) // counted here, then dropped
+	t, _, err := compile(v, uint32(lbTTL/time.Second), &recordHits{}) // counted here, then dropped
 	if err != nil {
 		return nil, err
 	}
