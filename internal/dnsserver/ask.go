@@ -12,7 +12,10 @@ import (
 // from the table the server answers from now; EDNS options in m (client
 // subnet) count as they would on the wire. It serves "what would the server
 // answer" queries, such as the Route 53 API's TestDNSAnswer, and is safe
-// for concurrent use. The query is counted in Stats like any other.
+// for concurrent use. The query is counted in Stats like any other: it
+// goes through the same handler and table, whose record counters are
+// wired into the compiled records (TestAnswer, which compiles its own
+// table, counts nothing).
 func (s *Server) Exchange(m *dns.Msg, src netip.Addr) (*dns.Msg, error) {
 	req, err := m.Pack()
 	if err != nil {

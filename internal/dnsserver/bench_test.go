@@ -52,3 +52,47 @@ func BenchmarkQuery(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkStats measures Stats: with the few query types a server sees
+// (only their block of the type counters is read), and with a type counted
+// in every block, which makes it read all 65,536 type counters.
+func BenchmarkStats(b *testing.B) {
+	for _, bb := range []struct {
+		name  string
+		types func(yield func(uint16) bool)
+	}{
+		{"few-types", func(yield func(uint16) bool) {
+			for _, t := range []uint16{dns.TypeA, dns.TypeAAAA, dns.TypeMX, dns.TypeTXT, dns.TypeNS} {
+				if !yield(t) {
+					return
+				}
+			}
+		}},
+		{"every-type-block", func(yield func(uint16) bool) {
+			for blk := range 1 << 8 {
+				if !yield(uint16(blk<<8 | 1)) {
+					return
+				}
+			}
+		}},
+	} {
+		b.Run(bb.name, func(b *testing.B) {
+			s := inMemory(b, fuzzDoc)
+			src := netip.MustParseAddr("192.0.2.99")
+			buf := make([]byte, 65535)
+			for _, q := range []string{"w.pick.test.", "mv12.pick.test.", "nope.example.com.", "www.example.com."} {
+				pkt, _ := newQuery(q, dns.TypeA).Pack()
+				s.handle(pkt, src, false, buf)
+			}
+			for t := range bb.types {
+				s.counts.countType(t)
+			}
+			b.ReportAllocs()
+			for b.Loop() {
+				if st := s.Stats(); len(st.ByType) == 0 {
+					b.Fatal("no types counted")
+				}
+			}
+		})
+	}
+}

@@ -59,7 +59,9 @@ func indexOf(p model.Policy) policyIndex {
 // index and an atomic add. The type array takes 512 KiB of address space,
 // of which only the pages of types ever asked are touched. Each block of
 // 256 counters has a flag set when one of them first counts, so that Stats
-// reads only the blocks in use (all 65,536 took 50 µs).
+// reads only the blocks in use. BenchmarkStats: 5–10 µs with the few types
+// a server sees, about 100 µs (15 times more) with a type counted in every
+// block, on a shared 2-core EPYC.
 type counters struct {
 	byType     [1 << 16]atomic.Uint64
 	typeBlocks [1 << 8]atomic.Bool

@@ -42,9 +42,6 @@ type fastPick struct {
 
 // fastRec is one candidate record.
 type fastRec struct {
-	// one is its value when it has one (the common case, and the only one
-	// validation allows for weighted and multivalue records), else nil.
-	one []byte
 	// rrs are its values, each a resource record in wire format whose
 	// owner is a pointer to the question (offset 12) and whose rdata
 	// names are written out in full, so that it reads the same wherever it
@@ -121,9 +118,6 @@ func buildPick(g *group, name string) (fastPick, int) {
 			fr.rrs = append(fr.rrs, p.wire[off:off+n:off+n])
 			off += n
 		}
-		if len(fr.rrs) == 1 {
-			fr.one = fr.rrs[0]
-		}
 		p.recs = append(p.recs, fr)
 	}
 	size := 0
@@ -168,8 +162,8 @@ func packAnswerRR(name string, rr dns.RR) []byte {
 
 // appendPick appends the answer records p draws for one query to out, and
 // returns out and how many records it appended. Each record chosen is
-// counted. It does not allocate. It draws random numbers exactly as eval in
-// policy.go does for the same group, so that two servers with the same
+// counted. It does not allocate. It draws random numbers with the helpers eval in
+// policy.go uses, in the same order, for the same group, so that two servers with the same
 // Config.Rand seed answer alike whichever path answers (the differential
 // tests rely on it).
 func (s *Server) appendPick(out []byte, p *fastPick) ([]byte, uint16) {
@@ -177,19 +171,11 @@ func (s *Server) appendPick(out []byte, p *fastPick) ([]byte, uint16) {
 		return s.appendMultivalue(out, p)
 	}
 	i := 0
-	switch {
-	case !p.draw:
-	case p.cum == nil:
-		i = s.intN(len(p.recs))
-	default: // as weighted in policy.go
-		x := s.intN(p.cum[len(p.cum)-1])
-		i, _ = slices.BinarySearch(p.cum, x+1)
+	if p.draw {
+		i = drawWeighted(s, len(p.recs), p.cum)
 	}
 	r := &p.recs[i]
 	r.hit.Add(1)
-	if r.one != nil {
-		return append(out, r.one...), 1
-	}
 	return s.appendShuffled(out, r.rrs), uint16(len(r.rrs))
 }
 
@@ -211,30 +197,18 @@ func (s *Server) appendMultivalue(out []byte, p *fastPick) ([]byte, uint16) {
 		for i := range p.recs {
 			r := &p.recs[i]
 			r.hit.Add(1)
-			s.shuffleIndexes(order[off : off+len(r.rrs)])
+			shuffle(s, order[off:off+len(r.rrs)])
 			off += len(r.rrs)
 		}
-		s.shuffleIndexes(order)
+		shuffle(s, order)
 		for _, k := range order {
 			out = append(out, p.flat[k]...)
 		}
 		return out, uint16(len(order))
 	}
 	var buf [maxMultivalue]int
-	picked := buf[:0]
-	for j := n - maxMultivalue; j < n; j++ {
-		t := s.intN(j + 1)
-		if slices.Contains(picked, t) {
-			t = j
-		}
-		picked = append(picked, t)
-	}
-	for i := len(picked) - 1; i > 0; i-- {
-		j := s.intN(i + 1)
-		picked[i], picked[j] = picked[j], picked[i]
-	}
 	var an uint16
-	for _, k := range picked {
+	for _, k := range sample(s, n, &buf) {
 		r := &p.recs[k]
 		r.hit.Add(1)
 		out = s.appendShuffled(out, r.rrs)
@@ -253,18 +227,9 @@ func (s *Server) appendShuffled(out []byte, rrs [][]byte) []byte {
 	for i := range order {
 		order[i] = uint8(i)
 	}
-	s.shuffleIndexes(order)
+	shuffle(s, order)
 	for _, k := range order {
 		out = append(out, rrs[k]...)
 	}
 	return out
-}
-
-// shuffleIndexes shuffles p as query.shuffle does (Fisher–Yates, the same
-// draws).
-func (s *Server) shuffleIndexes(p []uint8) {
-	for i := len(p) - 1; i > 0; i-- {
-		j := s.intN(i + 1)
-		p[i], p[j] = p[j], p[i]
-	}
 }

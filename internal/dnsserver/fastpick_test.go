@@ -19,8 +19,9 @@ import (
 // path makes: weighted groups of several types (validation allows one value
 // per weighted or multivalue record), a weighted CNAME, a failover group
 // whose primary has two values, multivalue groups of 5 and 12 records, a
-// simple group of three values, and a weighted group with an alias (slow
-// path). It reuses policyDoc's check names.
+// simple group of three values, a weighted group with an alias (slow
+// path), and a multivalue TXT group whose answer exceeds 512 bytes. It
+// reuses policyDoc's check names.
 var pickZone = `
   - name: pick.test
     records:
@@ -38,7 +39,17 @@ var pickZone = `
       - { name: s.pick.test, type: TXT, values: ['"x"', '"y"', '"z"'] }
       - { name: al.pick.test, type: A, set_identifier: a, weight: 1, alias: { record: w.pick.test } }
       - { name: al.pick.test, type: A, set_identifier: b, weight: 1, values: [192.0.2.9] }
-` + mvRecords("mv5", 5, "gsub", "gus", "gna", "gdef", "gde") + mvRecords("mv12", 12, "pe", "pu", "pa", "ib", "ip", "idef")
+` + bigTXTRecords(8) + mvRecords("mv5", 5, "gsub", "gus", "gna", "gdef", "gde") + mvRecords("mv12", 12, "pe", "pu", "pa", "ib", "ip", "idef")
+
+// bigTXTRecords returns n multivalue TXT records at big.pick.test, each of
+// a 200-byte string: together over 512 bytes and over ednsPayload.
+func bigTXTRecords(n int) string {
+	var b strings.Builder
+	for i := range n {
+		fmt.Fprintf(&b, "      - { name: big.pick.test, type: TXT, set_identifier: t%d, multivalue: true, values: ['\"%s\"'] }\n", i, strings.Repeat(string(rune('a'+i)), 200))
+	}
+	return b.String()
+}
 
 // mvRecords returns n multivalue records at name.pick.test, the first ones
 // with the checks given.
@@ -171,11 +182,32 @@ func TestFastPickDeclines(t *testing.T) {
 			t.Errorf("fast(%s) = %x, want it declined", q.name, out)
 		}
 	}
-	// An answer larger than the client's UDP size goes to the slow path,
-	// which truncates it.
+	// An answer that fits the client's UDP size is answered: 8 A records
+	// fit 512 bytes.
 	pkt, _ := newQuery("mv12.pick.test.", dns.TypeA).Pack()
 	if _, ok := s.fast(pkt, src, false, make([]byte, 65535)); !ok {
 		t.Error("fast(mv12 A) declined, want it answered: 8 records fit 512 bytes")
+	}
+	// An answer larger than the client's UDP size goes to the slow path,
+	// which truncates it (TC=1). Over TCP the fast path answers it whole.
+	// (Over UDP it never fits: the server caps EDNS sizes at ednsPayload.)
+	pkt, _ = newQuery("big.pick.test.", dns.TypeTXT).Pack()
+	if out, ok := s.fast(pkt, src, false, make([]byte, 65535)); ok {
+		t.Errorf("fast(big TXT over UDP/512) = %d bytes, want it declined", len(out))
+	}
+	var m dns.Msg
+	if err := m.Unpack(s.handle(pkt, src, false, make([]byte, 65535))); err != nil {
+		t.Fatalf("slow answer to big TXT does not parse: %v", err)
+	}
+	if !m.Truncated || len(m.Answer) == 8 {
+		t.Errorf("slow answer to big TXT over UDP/512: TC=%v with %d records, want TC=1 and not all 8", m.Truncated, len(m.Answer))
+	}
+	out, ok := s.fast(pkt, src, true, make([]byte, 65535))
+	if !ok {
+		t.Fatal("fast(big TXT over TCP) declined, want it answered")
+	}
+	if err := m.Unpack(out); err != nil || m.Truncated || len(m.Answer) != 8 {
+		t.Errorf("fast(big TXT over TCP): err %v, TC=%v, %d records, want 8 and no TC", err, m.Truncated, len(m.Answer))
 	}
 }
 

@@ -96,11 +96,47 @@ func (q *query) emitBalancer(b *balancer, t uint16) {
 	q.shuffle(q.rrs[start:])
 }
 
-func (q *query) shuffle(rrs []dns.RR) {
-	for i := len(rrs) - 1; i > 0; i-- {
-		j := q.s.intN(i + 1)
-		rrs[i], rrs[j] = rrs[j], rrs[i]
+func (q *query) shuffle(rrs []dns.RR) { shuffle(q.s, rrs) }
+
+// The three helpers below are every random draw an answer makes. Both eval
+// (here) and the fast path (fastpick.go) call them, so that two servers
+// with the same Config.Rand seed draw the same numbers in the same order
+// whichever path answers; the differential tests between the paths rely on
+// it.
+
+// shuffle puts p in random order (Fisher–Yates, from the end).
+func shuffle[T any](s *Server, p []T) {
+	for i := len(p) - 1; i > 0; i-- {
+		j := s.intN(i + 1)
+		p[i], p[j] = p[j], p[i]
 	}
+}
+
+// drawWeighted returns the index of a candidate drawn with probability
+// weight/sum, given the candidates' cumulative weights cum; or uniformly
+// among n candidates when cum is nil. n > 0.
+func drawWeighted(s *Server, n int, cum []int) int {
+	if cum == nil {
+		return s.intN(n)
+	}
+	x := s.intN(cum[len(cum)-1])
+	i, _ := slices.BinarySearch(cum, x+1) // the first cumulative weight above x
+	return i
+}
+
+// sample returns maxMultivalue distinct indexes below n (n > maxMultivalue)
+// in random order, in buf: Floyd's sampling, then a shuffle.
+func sample(s *Server, n int, buf *[maxMultivalue]int) []int {
+	picked := buf[:0]
+	for j := n - maxMultivalue; j < n; j++ {
+		t := s.intN(j + 1)
+		if slices.Contains(picked, t) {
+			t = j
+		}
+		picked = append(picked, t)
+	}
+	shuffle(s, picked)
+	return picked
 }
 
 // healthy reports whether record i of g may answer: it is healthy, or the
@@ -136,15 +172,10 @@ func firstHealthy(g *group, chain []int) int {
 // records with a non-zero weight; when none has one (the non-zero ones are
 // all unhealthy, or every weight is 0), uniformly among the eligible.
 func (q *query) weighted(g *group) int {
-	switch {
-	case len(g.wCand) == 0:
+	if len(g.wCand) == 0 {
 		return -1
-	case g.wCum == nil:
-		return g.wCand[q.s.intN(len(g.wCand))]
 	}
-	x := q.s.intN(g.wCum[len(g.wCum)-1])
-	i, _ := slices.BinarySearch(g.wCum, x+1) // the first cumulative weight above x
-	return g.wCand[i]
+	return g.wCand[drawWeighted(q.s, len(g.wCand), g.wCum)]
 }
 
 // failover picks the primary while it is healthy, else a healthy secondary,
@@ -270,25 +301,8 @@ func (q *query) multivalue(g *group, depth int) {
 		return
 	}
 	var buf [maxMultivalue]int
-	picked := buf[:0]
-	// Floyd's sampling of 8 distinct indexes without copying eligible.
-	for j := n - maxMultivalue; j < n; j++ {
-		t := q.s.intN(j + 1)
-		if slices.Contains(picked, t) {
-			t = j
-		}
-		picked = append(picked, t)
-	}
-	q.shufflePicked(picked)
-	for _, k := range picked {
+	for _, k := range sample(q.s, n, &buf) {
 		q.emit(g, g.eligible[k], depth)
-	}
-}
-
-func (q *query) shufflePicked(p []int) {
-	for i := len(p) - 1; i > 0; i-- {
-		j := q.s.intN(i + 1)
-		p[i], p[j] = p[j], p[i]
 	}
 }
 

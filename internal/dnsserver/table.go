@@ -35,8 +35,6 @@ type table struct {
 	// fast holds the answers that are the same for every client, in wire
 	// format (fastpath.go).
 	fast *fastTable
-	// recordSets are the ByRecordSet keys of every record set in the table.
-	recordSets map[string]bool
 }
 
 // zone is one hosted zone.
@@ -149,28 +147,31 @@ type geoKey struct {
 
 // compile builds the answer table of v. lbTTL is the TTL of load balancer
 // answers; hits holds the record sets' counters, which the table's records
-// point at. An error means v holds data the DNS cannot serve; the state's
-// validation should have refused it.
-func compile(v *view.View, lbTTL uint32, hits *recordHits) (*table, error) {
+// point at; recordSets are the ByRecordSet keys of every record set in the
+// table, for hits.retain. An error means v holds data the DNS cannot serve;
+// the state's validation should have refused it.
+func compile(v *view.View, lbTTL uint32, hits *recordHits) (t *table, recordSets map[string]bool, err error) {
 	c := compiler{
-		t:      &table{view: v, zones: map[string]*zone{}, recordSets: map[string]bool{}},
-		lbTTL:  lbTTL,
-		lbs:    map[string]*balancer{},
-		groups: map[view.RecordKey]*group{},
-		hits:   hits,
+		t:          &table{view: v, zones: map[string]*zone{}},
+		lbTTL:      lbTTL,
+		lbs:        map[string]*balancer{},
+		groups:     map[view.RecordKey]*group{},
+		hits:       hits,
+		recordSets: map[string]bool{},
 	}
 	if err := c.run(); err != nil {
-		return nil, fmt.Errorf("view version %d: %w", v.Version, err)
+		return nil, nil, fmt.Errorf("view version %d: %w", v.Version, err)
 	}
-	return c.t, nil
+	return c.t, c.recordSets, nil
 }
 
 type compiler struct {
-	t      *table
-	lbTTL  uint32
-	lbs    map[string]*balancer
-	groups map[view.RecordKey]*group
-	hits   *recordHits
+	t          *table
+	lbTTL      uint32
+	lbs        map[string]*balancer
+	groups     map[view.RecordKey]*group
+	hits       *recordHits
+	recordSets map[string]bool
 	// cidr holds each CIDR collection's networks and location names.
 	cidr map[string]*cidrCollection
 }
@@ -441,7 +442,7 @@ func (c *compiler) group(vg *view.RecordGroup, regions map[string]model.Region) 
 		spec := vr.Spec
 		r := record{healthy: vr.Healthy, ttl: uint32(model.DefaultRecordTTL / time.Second)}
 		key := recordSetKey(k.Name, k.Type, spec.SetIdentifier)
-		c.t.recordSets[key] = true
+		c.recordSets[key] = true
 		r.hits = c.hits.counter(key)
 		if spec.TTL != nil {
 			r.ttl = seconds(spec.TTL.D())

@@ -19,12 +19,15 @@ import (
 // question, sends nothing and counts nothing; random choices (weighted,
 // multivalue) are drawn as a live query's are. An error means v cannot be
 // compiled. Safe for concurrent use.
+//
+// Unlike (*Server).Exchange, which answers from the live server and is
+// counted in its Stats, TestAnswer is not: it has no server to count in.
 func TestAnswer(v *view.View, lbTTL time.Duration, loc Locator, name string, qtype uint16, from netip.Prefix) (*dns.Msg, error) {
-	t, err := compile(v, uint32(lbTTL/time.Second), &recordHits{}) // counted here, then dropped
+	t, _, err := compile(v, uint32(lbTTL/time.Second), &recordHits{}) // counted here, then dropped
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{cfg: Config{Locator: loc}, counts: new(counters)} // counts, too, are dropped
+	s := &Server{cfg: Config{Locator: loc}} // nil counts: the answer code counts nothing
 	m := &dns.Msg{Compress: true}
 	m.Response = true
 	m.Question = []dns.Question{{Name: dns.Fqdn(name), Qtype: qtype, Qclass: dns.ClassINET}}
