@@ -427,7 +427,6 @@ func (s *Server) fast(req []byte, src netip.Addr, tcp bool, buf []byte) (resp []
 		case rrlSlip:
 			// A bare header and question (and OPT) with TC, over the answer.
 			s.stats.rrlSlipped.Add(1)
-			s.counts.countRcode(int(a.flags & 0xF))
 			out = buf[:qend]
 			binary.BigEndian.PutUint16(out[2:], rflags|0x0200) // TC
 			binary.BigEndian.PutUint16(out[6:], 0)
@@ -440,7 +439,6 @@ func (s *Server) fast(req []byte, src netip.Addr, tcp bool, buf []byte) (resp []
 			return out, true
 		}
 	}
-	s.counts.countRcode(int(a.flags & 0xF))
 	return out, true
 }
 

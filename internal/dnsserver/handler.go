@@ -23,22 +23,34 @@ import (
 // a query (answering those could start a loop). tcp says the transport:
 // UDP answers are truncated to the client's payload size, and subject to
 // response rate limiting, which may drop them (nil) or send them truncated.
-func (s *Server) handle(req []byte, src netip.Addr, tcp bool, buf []byte) (resp []byte) {
+func (s *Server) handle(req []byte, src netip.Addr, tcp bool, buf []byte) []byte {
+	resp, rcode := s.respond(req, src, tcp, buf)
+	if resp != nil {
+		s.counts.countRcode(rcode) // every answer sent, counted here once
+	}
+	return resp
+}
+
+// respond is handle's work: the answer (nil for none) and its rcode,
+// extended rcodes included.
+func (s *Server) respond(req []byte, src netip.Addr, tcp bool, buf []byte) (resp []byte, rcode int) {
 	s.stats.queries.Add(1)
 	defer func() {
 		if p := recover(); p != nil {
 			s.stats.panics.Add(1)
 			s.log.Error("dnsserver: panic answering a query", "panic", p, "stack", string(debug.Stack()))
-			s.counts.countRcode(dns.RcodeServerFailure)
-			resp = headerOnly(req, dns.RcodeServerFailure, buf)
+			resp, rcode = headerOnly(req, dns.RcodeServerFailure, buf), dns.RcodeServerFailure
 		}
 	}()
 	if len(req) < headerLen || req[2]&0x80 != 0 {
 		s.stats.dropped.Add(1)
-		return nil
+		return nil, 0
 	}
 	if out, ok := s.fast(req, src, tcp, buf); ok {
-		return out
+		if out == nil {
+			return nil, 0
+		}
+		return out, int(out[3] & 0xF) // the fast path sets no extended rcode
 	}
 	var m dns.Msg
 	if err := m.Unpack(req); err != nil {
@@ -47,17 +59,15 @@ func (s *Server) handle(req []byte, src netip.Addr, tcp bool, buf []byte) (resp 
 			switch s.rrl.check(src, rrlError, "", 0) {
 			case rrlDrop:
 				s.stats.rrlDropped.Add(1)
-				return nil
+				return nil, 0
 			case rrlSlip:
 				s.stats.rrlSlipped.Add(1)
-				s.counts.countRcode(dns.RcodeFormatError)
 				out := headerOnly(req, dns.RcodeFormatError, buf)
 				out[2] |= 0x02 // TC
-				return out
+				return out, dns.RcodeFormatError
 			}
 		}
-		s.counts.countRcode(dns.RcodeFormatError)
-		return headerOnly(req, dns.RcodeFormatError, buf)
+		return headerOnly(req, dns.RcodeFormatError, buf), dns.RcodeFormatError
 	}
 	if len(m.Question) > 0 {
 		s.counts.countType(m.Question[0].Qtype)
@@ -79,7 +89,7 @@ func (s *Server) handle(req []byte, src netip.Addr, tcp bool, buf []byte) (resp 
 		switch s.rrl.check(src, kind, name, qtype) {
 		case rrlDrop:
 			s.stats.rrlDropped.Add(1)
-			return nil
+			return nil, 0
 		case rrlSlip:
 			s.stats.rrlSlipped.Add(1)
 			r, sign = slipped(r), nil
@@ -89,11 +99,9 @@ func (s *Server) handle(req []byte, src netip.Addr, tcp bool, buf []byte) (resp 
 		out, err := sign.pack(r)
 		if err != nil {
 			s.log.Error("dnsserver: cannot sign an answer", "question", r.Question, "err", err)
-			s.counts.countRcode(dns.RcodeServerFailure)
-			return headerOnly(req, dns.RcodeServerFailure, buf)
+			return headerOnly(req, dns.RcodeServerFailure, buf), dns.RcodeServerFailure
 		}
-		s.counts.countRcode(r.Rcode)
-		return out
+		return out, r.Rcode
 	}
 	out, err := r.PackBuffer(buf)
 	if err == nil && len(out) > limit {
@@ -105,11 +113,9 @@ func (s *Server) handle(req []byte, src netip.Addr, tcp bool, buf []byte) (resp 
 	}
 	if err != nil {
 		s.log.Error("dnsserver: cannot pack an answer", "question", r.Question, "err", err)
-		s.counts.countRcode(dns.RcodeServerFailure)
-		return headerOnly(req, dns.RcodeServerFailure, buf)
+		return headerOnly(req, dns.RcodeServerFailure, buf), dns.RcodeServerFailure
 	}
-	s.counts.countRcode(r.Rcode)
-	return out
+	return out, r.Rcode
 }
 
 // headerLen is the size of a DNS header.
