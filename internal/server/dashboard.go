@@ -246,7 +246,7 @@ func dashRecordGroup(g *view.RecordGroup) DashRecordGroup {
 			healthy = append(healthy, id)
 		}
 	}
-	out.FailingOpen = len(g.Records) > 0 && !g.AnyHealthy
+	out.FailingOpen = g.FailingOpen()
 	switch {
 	case len(g.Records) == 0:
 		out.Why = "no records"
@@ -288,7 +288,7 @@ func whyPolicy(p model.Policy, health string) string {
 func failoverPair(g *view.RecordGroup) (primary, secondary *view.Record) {
 	for i := range g.Records {
 		r := &g.Records[i]
-		if strings.EqualFold(string(r.Spec.Failover), "PRIMARY") {
+		if r.Spec.Failover == model.Primary {
 			primary = r
 		} else {
 			secondary = r

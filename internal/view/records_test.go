@@ -104,3 +104,19 @@ func TestRecordHealth(t *testing.T) {
 		})
 	}
 }
+
+func TestRecordGroupFailingOpen(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		g    RecordGroup
+		want bool
+	}{
+		{"empty", RecordGroup{}, false},
+		{"one healthy", RecordGroup{Records: []Record{{Healthy: true}, {}}, AnyHealthy: true}, false},
+		{"none healthy", RecordGroup{Records: []Record{{}, {}}}, true},
+	} {
+		if got := tt.g.FailingOpen(); got != tt.want {
+			t.Errorf("%s: FailingOpen() = %v, want %v", tt.name, got, tt.want)
+		}
+	}
+}
