@@ -330,7 +330,7 @@ func dashChecks(hs *state.Snapshot, e *health.Engine) ([]DashCheck, int) {
 	var keys []state.Key
 	hs.Each(func(k state.Key, _ state.Status) { keys = append(keys, k) })
 	slices.SortFunc(keys, func(a, b state.Key) int {
-		ag, bg := strings.HasPrefix(a.Check, "target_groups/"), strings.HasPrefix(b.Check, "target_groups/")
+		ag, bg := state.IsGroupCheck(a.Check), state.IsGroupCheck(b.Check)
 		switch {
 		case ag && !bg:
 			return 1
