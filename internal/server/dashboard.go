@@ -210,16 +210,7 @@ func dashTargetGroup(v *view.View, g *view.TargetGroup) DashTargetGroup {
 		dz := DashZone{Name: zn, Healthy: z.Healthy, FailingOpen: z.FailingOpen, Shifted: z.Shifted,
 			DNSHealthy: z.DNSHealthy, Targets: []DashTarget{}, Routable: []string{}}
 		for _, t := range z.Targets {
-			status := "unhealthy"
-			if t.Healthy {
-				status = "healthy"
-			}
-			if st, ok := v.Health.Get(state.Key{Check: state.GroupCheck(g.Spec.Name), Target: t.Addr}); !ok || (!st.Observed && !st.Ejected) {
-				if g.Spec.HealthCheck != nil {
-					status = "unknown"
-				}
-			}
-			dz.Targets = append(dz.Targets, DashTarget{Addr: t.Addr.String(), Weight: t.Weight, Status: status, Reason: t.Reason, Since: rfc3339(t.Since)})
+			dz.Targets = append(dz.Targets, DashTarget{Addr: t.Addr.String(), Weight: t.Weight, Status: v.TargetStatus(g, t), Reason: t.Reason, Since: rfc3339(t.Since)})
 		}
 		for _, t := range z.Routable {
 			dz.Routable = append(dz.Routable, t.Addr.String())
