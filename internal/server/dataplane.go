@@ -5,7 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"os"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -179,14 +182,13 @@ func (d *dataPlanes) apply(ctx context.Context, v *view.View) {
 	}
 }
 
-// Reports returns the last report of each running kernel backend, for /status.
-func (d *dataPlanes) Reports() map[model.DataPlaneBackend]dataplane.Report {
+// Reports returns the last report of each running kernel backend, for
+// /status, sorted by backend.
+func (d *dataPlanes) Reports() []dataplane.Report {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	out := make(map[model.DataPlaneBackend]dataplane.Report, len(d.reports))
-	for b, r := range d.reports {
-		out[b] = r
-	}
+	out := slices.Collect(maps.Values(d.reports))
+	slices.SortFunc(out, func(a, b dataplane.Report) int { return strings.Compare(a.Backend, b.Backend) })
 	return out
 }
 
