@@ -344,6 +344,8 @@ func TestEventStreamAndShutdown(t *testing.T) {
 		"/metrics": "switchboard_config_view_version 1",
 		"/":        "<title>switchboard</title>",
 		"/ui/":     `<script src="app.js" defer></script>`,
+		// The snapshot the stream just sent, served from the cache.
+		"/ui/api/snapshot": `"view_version":1,`,
 	} {
 		r, err := http.Get(admin + path)
 		if err != nil {
