@@ -5,7 +5,6 @@ import (
 	"context"
 	"crypto/tls"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -116,10 +115,4 @@ func (c *Client) Apply(ctx context.Context, s *model.State, ifVersion *uint64, a
 	var res Result
 	_, err := c.Do(ctx, http.MethodPut, "state", q, ifVersion, s, &res)
 	return &res, err
-}
-
-// IsCode reports whether err is an API error with this code.
-func IsCode(err error, code string) bool {
-	var e *Error
-	return errors.As(err, &e) && e.Code == code
 }

@@ -165,11 +165,7 @@ func (a *API) healthGroup(w http.ResponseWriter, r *http.Request) error {
 		out.Zones = append(out.Zones, zh)
 		for _, t := range z.Targets {
 			k := state.Key{Check: state.GroupCheck(name), Target: t.Addr}
-			word := "unhealthy"
-			if t.Healthy {
-				word = "healthy"
-			}
-			s := Status{Check: k.Check, Target: t.Addr.String(), Status: word, Reason: t.Reason, Since: t.Since}
+			s := Status{Check: k.Check, Target: t.Addr.String(), Status: v.TargetStatus(g, t), Reason: t.Reason, Since: t.Since}
 			a.detail(k, &s)
 			out.Targets = append(out.Targets, s)
 		}

@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -27,6 +28,12 @@ func TestZonalShifts(t *testing.T) {
 	}
 	want(t, e.do("POST", "/api/v1/zonal_shifts", `{"load_balancer":"web","away_from":"b","expires_in":"1h"}`), http.StatusConflict)
 
+	// Extending beyond ARC's bounds is refused by the model, naming the field.
+	r = e.do("PATCH", "/api/v1/zonal_shifts/load_balancer/web", `{"expires_in":"73h"}`)
+	want(t, r, http.StatusBadRequest)
+	if !strings.Contains(string(r.body), "expires_in") {
+		t.Errorf("extend by 73h: body %s, want it to name expires_in", r.body)
+	}
 	want(t, e.do("PATCH", "/api/v1/zonal_shifts/load_balancer/web", `{"expires_in":"72h"}`), http.StatusOK)
 	r = e.do("GET", "/api/v1/zonal_shifts", "")
 	var shifts []api.Shift

@@ -2,7 +2,6 @@ package api
 
 import (
 	"errors"
-	"fmt"
 	"net/http"
 
 	"github.com/switchboard/switchboard/internal/model"
@@ -17,12 +16,6 @@ import (
 //	DELETE /api/v1/zonal_shifts/{kind}/{name}           cancel
 //
 // kind is load_balancer or target_group.
-
-// Shift bounds, as ARC's.
-const (
-	MinShift = model.MinShift
-	MaxShift = model.MaxShift
-)
 
 // ShiftRequest starts or extends a zonal shift.
 type ShiftRequest struct {
@@ -96,9 +89,6 @@ func (a *API) extendShift(w http.ResponseWriter, r *http.Request) error {
 	lb, tg, err := shiftTarget(r)
 	if err != nil {
 		return err
-	}
-	if d := req.ExpiresIn.D(); d < MinShift || d > MaxShift {
-		return shiftErr(fmt.Errorf("%w: %s", model.ErrShiftLength, d))
 	}
 	return a.commit(w, r, "api", "", func(s *model.State) error {
 		return shiftErr(s.ExtendShift(lb, tg, req.ExpiresIn.D(), req.Comment, a.cfg.Now()))

@@ -3,7 +3,6 @@ package metrics
 import (
 	"errors"
 	"net/netip"
-	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -359,12 +358,10 @@ func BenchmarkTargetResponse(b *testing.B) {
 }
 
 // TestNamesFollowConventions checks every family this package exports:
-// the switchboard_ prefix, help text, and the unit suffixes.
+// the switchboard_ prefix, non-empty help text, durations in _seconds, and
+// _total on every counter that a registry with no sources already exposes.
 func TestNamesFollowConventions(t *testing.T) {
 	names := Names()
-	if !sort.StringsAreSorted(names) {
-		t.Errorf("Names() is not sorted: %v", names)
-	}
 	if len(names) < 40 {
 		t.Fatalf("Names() = %d names, want every metric (40+)", len(names))
 	}
@@ -375,5 +372,46 @@ func TestNamesFollowConventions(t *testing.T) {
 		if strings.Contains(n, "latency") || strings.Contains(n, "_ms") || strings.HasSuffix(n, "_milliseconds") {
 			t.Errorf("%s: durations are _seconds", n)
 		}
+	}
+
+	// Help: every Desc's String form carries help: "…" (see Names).
+	m := New(Sources{})
+	ch := make(chan *prometheus.Desc)
+	go func() {
+		for _, c := range []prometheus.Collector{m.health, m.proxy, m.dataplane, newStateCollector(Sources{}), NewVIPCollector(nil)} {
+			c.Describe(ch)
+		}
+		close(ch)
+	}()
+	described := 0
+	for d := range ch {
+		described++
+		if s := d.String(); strings.Contains(s, `help: ""`) || !strings.Contains(s, `help: "`) {
+			t.Errorf("%s has no help text", s)
+		}
+	}
+	if described < len(names) {
+		t.Errorf("described %d families, fewer than Names()' %d", described, len(names))
+	}
+
+	// Types: a Desc does not carry one, so check what a registry gathers.
+	fams, err := m.Registry().Gather()
+	if err != nil {
+		t.Fatalf("Gather: %v", err)
+	}
+	counters := 0
+	for _, f := range fams {
+		total := strings.HasSuffix(f.GetName(), "_total")
+		if f.GetType() == dto.MetricType_COUNTER {
+			counters++
+			if !total {
+				t.Errorf("counter %s lacks the _total suffix", f.GetName())
+			}
+		} else if total {
+			t.Errorf("%s ends in _total but is a %v, not a counter", f.GetName(), f.GetType())
+		}
+	}
+	if counters == 0 {
+		t.Errorf("Gather found no counters among %d families; the _total check checked nothing", len(fams))
 	}
 }

@@ -214,7 +214,7 @@ func (c *stateCollector) collectView(ch chan<- prometheus.Metric, v *view.View) 
 		l := []string{k.Zone, k.Name, string(k.Type), string(g.Policy)}
 		gauge(ch, c.rgRecords, float64(len(g.Records)), l...)
 		gauge(ch, c.rgHealthy, float64(healthy), l...)
-		gauge(ch, c.rgFailingOpen, b2f(len(g.Records) > 0 && !g.AnyHealthy), l...)
+		gauge(ch, c.rgFailingOpen, b2f(g.FailingOpen()), l...)
 	}
 }
 

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"net/http"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/switchboard/switchboard/internal/api"
@@ -135,10 +134,7 @@ func (s *Server) status(w http.ResponseWriter, r *http.Request) {
 		out.VIPs = vips.Status()
 	}
 	if dp != nil {
-		for _, rep := range dp.Reports() {
-			out.DataPlanes = append(out.DataPlanes, rep)
-		}
-		slices.SortFunc(out.DataPlanes, func(a, b dataplane.Report) int { return strings.Compare(a.Backend, b.Backend) })
+		out.DataPlanes = dp.Reports()
 	}
 	hs := s.health.Snapshot()
 	out.HealthVersion = hs.Version()

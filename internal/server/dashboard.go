@@ -210,16 +210,7 @@ func dashTargetGroup(v *view.View, g *view.TargetGroup) DashTargetGroup {
 		dz := DashZone{Name: zn, Healthy: z.Healthy, FailingOpen: z.FailingOpen, Shifted: z.Shifted,
 			DNSHealthy: z.DNSHealthy, Targets: []DashTarget{}, Routable: []string{}}
 		for _, t := range z.Targets {
-			status := "unhealthy"
-			if t.Healthy {
-				status = "healthy"
-			}
-			if st, ok := v.Health.Get(state.Key{Check: state.GroupCheck(g.Spec.Name), Target: t.Addr}); !ok || (!st.Observed && !st.Ejected) {
-				if g.Spec.HealthCheck != nil {
-					status = "unknown"
-				}
-			}
-			dz.Targets = append(dz.Targets, DashTarget{Addr: t.Addr.String(), Weight: t.Weight, Status: status, Reason: t.Reason, Since: rfc3339(t.Since)})
+			dz.Targets = append(dz.Targets, DashTarget{Addr: t.Addr.String(), Weight: t.Weight, Status: v.TargetStatus(g, t), Reason: t.Reason, Since: rfc3339(t.Since)})
 		}
 		for _, t := range z.Routable {
 			dz.Routable = append(dz.Routable, t.Addr.String())
@@ -246,7 +237,7 @@ func dashRecordGroup(g *view.RecordGroup) DashRecordGroup {
 			healthy = append(healthy, id)
 		}
 	}
-	out.FailingOpen = len(g.Records) > 0 && !g.AnyHealthy
+	out.FailingOpen = g.FailingOpen()
 	switch {
 	case len(g.Records) == 0:
 		out.Why = "no records"
@@ -288,7 +279,7 @@ func whyPolicy(p model.Policy, health string) string {
 func failoverPair(g *view.RecordGroup) (primary, secondary *view.Record) {
 	for i := range g.Records {
 		r := &g.Records[i]
-		if strings.EqualFold(string(r.Spec.Failover), "PRIMARY") {
+		if r.Spec.Failover == model.Primary {
 			primary = r
 		} else {
 			secondary = r
@@ -330,7 +321,7 @@ func dashChecks(hs *state.Snapshot, e *health.Engine) ([]DashCheck, int) {
 	var keys []state.Key
 	hs.Each(func(k state.Key, _ state.Status) { keys = append(keys, k) })
 	slices.SortFunc(keys, func(a, b state.Key) int {
-		ag, bg := strings.HasPrefix(a.Check, "target_groups/"), strings.HasPrefix(b.Check, "target_groups/")
+		ag, bg := state.IsGroupCheck(a.Check), state.IsGroupCheck(b.Check)
 		switch {
 		case ag && !bg:
 			return 1

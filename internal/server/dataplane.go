@@ -5,7 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"os"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -98,10 +101,10 @@ func newDataPlanes(log *slog.Logger, st *model.State) (*dataPlanes, error) {
 		for _, c := range choices {
 			used = used || c.Use == b
 		}
-		if !used || kb.start == nil {
+		if !used {
 			continue
 		}
-		be, err := kb.start(log.With("backend", string(b)), d.serves(b))
+		be, err := kb.start(log.With("backend", string(b)), serves(b))
 		if err != nil {
 			return nil, fmt.Errorf("server: data plane %s: %w", b, err)
 		}
@@ -110,10 +113,11 @@ func newDataPlanes(log *slog.Logger, st *model.State) (*dataPlanes, error) {
 	return d, nil
 }
 
-// serves picks the balancers backend b programs: those asking for it, when
-// it can run (else they fell back to userspace).
-func (d *dataPlanes) serves(b model.DataPlaneBackend) func(*model.LoadBalancer) bool {
-	return func(lb *model.LoadBalancer) bool { return lb.BackendOf() == b && d.probe(lb.BackendOf()) == nil }
+// serves picks the balancers backend b programs: those asking for it. A
+// backend is started only once its probe passed, and probes are cached, so
+// no balancer asking for a running backend has fallen back to userspace.
+func serves(b model.DataPlaneBackend) func(*model.LoadBalancer) bool {
+	return func(lb *model.LoadBalancer) bool { return lb.BackendOf() == b }
 }
 
 // logChoices logs each balancer's backend when it is a kernel one or a
@@ -178,14 +182,13 @@ func (d *dataPlanes) apply(ctx context.Context, v *view.View) {
 	}
 }
 
-// Reports returns the last report of each running kernel backend, for /status.
-func (d *dataPlanes) Reports() map[model.DataPlaneBackend]dataplane.Report {
+// Reports returns the last report of each running kernel backend, for
+// /status, sorted by backend.
+func (d *dataPlanes) Reports() []dataplane.Report {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	out := make(map[model.DataPlaneBackend]dataplane.Report, len(d.reports))
-	for b, r := range d.reports {
-		out[b] = r
-	}
+	out := slices.Collect(maps.Values(d.reports))
+	slices.SortFunc(out, func(a, b dataplane.Report) int { return strings.Compare(a.Backend, b.Backend) })
 	return out
 }
 
@@ -218,8 +221,8 @@ func (s *Server) newDataPlanes(ctx context.Context, st store.Store) (*dataPlanes
 
 // InKernel reports whether a kernel backend forwards lb's listeners, so
 // that the userspace L4 proxy leaves them alone; false for a balancer that
-// fell back to userspace.
+// fell back to userspace, whose backend could not start (backends holds
+// only kernel backends that started, see serves).
 func (d *dataPlanes) InKernel(lb *model.LoadBalancer) bool {
-	b := lb.BackendOf()
-	return b.Kernel() && d.backends[b] != nil && d.serves(b)(lb)
+	return d.backends[lb.BackendOf()] != nil
 }

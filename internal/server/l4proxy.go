@@ -29,7 +29,7 @@ func (s *Server) runL4(ctx context.Context, dp *dataPlanes) error {
 		},
 		// A balancer forwarded in the kernel has no userspace listeners:
 		// both would want its ports.
-		Serves: func(lb *model.LoadBalancer) bool { return dp == nil || !dp.InKernel(lb) },
+		Serves: func(lb *model.LoadBalancer) bool { return !dp.InKernel(lb) },
 	})
 	var g errgroup.Group
 	g.Go(func() error { return p.Run(ctx) })

@@ -270,10 +270,18 @@ func (o *observer) current() ([]byte, <-chan struct{}) {
 // closeStreams ends every event stream; the admin listener calls it on shutdown.
 func (o *observer) closeStreams() { o.doneOnce.Do(func() { close(o.done) }) }
 
+// uiSnapshot serves the snapshot the event streams send, built at most once
+// here: rebuilding per request would let any unauthenticated client make the
+// server take the health engine's lock for every target's detail.
 func (s *Server) uiSnapshot(w http.ResponseWriter, r *http.Request) {
+	data, _ := s.obs.current()
+	if data == nil {
+		s.obs.rebuild()
+		data, _ = s.obs.current()
+	}
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "no-store")
-	json.NewEncoder(w).Encode(s.obs.dashboard())
+	w.Write(data)
 }
 
 // uiEvents streams the dashboard's snapshots as server-sent events: the

@@ -204,11 +204,8 @@ func TestDashboardSaysWhy(t *testing.T) {
 		return view.Build(1, &doc.State, hs, time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC))
 	}
 	why := func(v *view.View, name string) (string, string) {
-		for _, k := range []model.RecordType{"A"} {
-			g := dashRecordGroup(v.Records[view.RecordKey{Zone: "example.com.", Name: name, Type: k}])
-			return strings.Join(g.Answering, ","), g.Why
-		}
-		return "", ""
+		g := dashRecordGroup(v.Records[view.RecordKey{Zone: "example.com.", Name: name, Type: "A"}])
+		return strings.Join(g.Answering, ","), g.Why
 	}
 	healthy, primaryDown, bothDown := build(1, up, up), build(2, down, up), build(3, down, down)
 	for _, tt := range []struct {
@@ -347,6 +344,8 @@ func TestEventStreamAndShutdown(t *testing.T) {
 		"/metrics": "switchboard_config_view_version 1",
 		"/":        "<title>switchboard</title>",
 		"/ui/":     `<script src="app.js" defer></script>`,
+		// The snapshot the stream just sent, served from the cache.
+		"/ui/api/snapshot": `"view_version":1,`,
 	} {
 		r, err := http.Get(admin + path)
 		if err != nil {

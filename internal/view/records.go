@@ -23,6 +23,10 @@ type RecordGroup struct {
 	AnyHealthy bool
 }
 
+// FailingOpen reports whether the group has records and none is healthy:
+// DNS then answers as if every record were healthy, as Route 53 does.
+func (g *RecordGroup) FailingOpen() bool { return len(g.Records) > 0 && !g.AnyHealthy }
+
 // Record is one record of a group and whether it may be answered.
 type Record struct {
 	Spec *model.RecordSet

@@ -104,3 +104,45 @@ func TestRecordHealth(t *testing.T) {
 		})
 	}
 }
+
+func TestRecordGroupFailingOpen(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		g    RecordGroup
+		want bool
+	}{
+		{"empty", RecordGroup{}, false},
+		{"one healthy", RecordGroup{Records: []Record{{Healthy: true}, {}}, AnyHealthy: true}, false},
+		{"none healthy", RecordGroup{Records: []Record{{}, {}}}, true},
+	} {
+		if got := tt.g.FailingOpen(); got != tt.want {
+			t.Errorf("%s: FailingOpen() = %v, want %v", tt.name, got, tt.want)
+		}
+	}
+}
+
+func TestTargetStatus(t *testing.T) {
+	addr := netip.MustParseAddrPort("10.0.0.1:80")
+	key := state.Key{Check: state.GroupCheck("web"), Target: addr}
+	checked := &TargetGroup{Spec: &model.TargetGroup{Name: "web", HealthCheck: &model.Probe{}}}
+	unchecked := &TargetGroup{Spec: &model.TargetGroup{Name: "web"}}
+	for _, tt := range []struct {
+		name   string
+		g      *TargetGroup
+		health map[state.Key]state.Status
+		t      Target
+		want   string
+	}{
+		{"checked/no result", checked, nil, Target{Addr: addr, Healthy: true}, "unknown"},
+		{"checked/not observed", checked, map[state.Key]state.Status{key: {Healthy: true}}, Target{Addr: addr, Healthy: true}, "unknown"},
+		{"checked/ejected before any probe", checked, map[state.Key]state.Status{key: {Ejected: true}}, Target{Addr: addr}, "unhealthy"},
+		{"checked/observed healthy", checked, map[state.Key]state.Status{key: {Observed: true, Healthy: true}}, Target{Addr: addr, Healthy: true}, "healthy"},
+		{"checked/view says unhealthy", checked, map[state.Key]state.Status{key: {Observed: true, Healthy: true}}, Target{Addr: addr}, "unhealthy"},
+		{"unchecked/healthy", unchecked, nil, Target{Addr: addr, Healthy: true}, "healthy"},
+	} {
+		v := &View{Health: state.NewSnapshot(1, tt.health)}
+		if got := v.TargetStatus(tt.g, tt.t); got != tt.want {
+			t.Errorf("%s: TargetStatus = %q, want %q", tt.name, got, tt.want)
+		}
+	}
+}

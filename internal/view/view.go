@@ -129,3 +129,21 @@ type Node struct {
 	// below DNS-failover threshold in zone b".
 	Reason string
 }
+
+// TargetStatus is the word a status page shows for target t of group g:
+// "unknown" while g's health check has no result for t yet (as
+// state.Status.Word says), otherwise "healthy" or "unhealthy" as the view
+// decided, which is what routing follows. A group without a health check
+// has nothing to wait for: its targets are never unknown.
+func (v *View) TargetStatus(g *TargetGroup, t Target) string {
+	if g.Spec.HealthCheck != nil {
+		st, _ := v.Health.Get(state.Key{Check: state.GroupCheck(g.Spec.Name), Target: t.Addr})
+		if w := st.Word(); w == "unknown" {
+			return w
+		}
+	}
+	if t.Healthy {
+		return "healthy"
+	}
+	return "unhealthy"
+}

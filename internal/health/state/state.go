@@ -5,6 +5,7 @@ package state
 
 import (
 	"net/netip"
+	"strings"
 	"time"
 )
 
@@ -18,8 +19,15 @@ type Key struct {
 	Target netip.AddrPort
 }
 
+// groupPrefix starts the Check of every target group's probe.
+const groupPrefix = "target_groups/"
+
 // GroupCheck returns the Check of target group name's probe.
-func GroupCheck(group string) string { return "target_groups/" + group }
+func GroupCheck(group string) string { return groupPrefix + group }
+
+// IsGroupCheck reports whether check is a target group's probe, as
+// GroupCheck names them, rather than a named health check.
+func IsGroupCheck(check string) bool { return strings.HasPrefix(check, groupPrefix) }
 
 // Status is what the engine last decided about one Key.
 type Status struct {
