@@ -437,7 +437,7 @@ func (c *compiler) group(vg *view.RecordGroup, regions map[string]model.Region) 
 	if !ok {
 		return nil, fmt.Errorf("record group %s: unknown type %s", k.Name, k.Type)
 	}
-	g := &group{name: k.Name, rtype: rtype, policy: vg.Policy, pidx: indexOf(vg.Policy), failOpen: !vg.AnyHealthy, primary: -1, secondary: -1, geoDefault: -1, cidrDefault: -1}
+	g := &group{name: k.Name, rtype: rtype, policy: vg.Policy, pidx: indexOf(vg.Policy), failOpen: vg.FailingOpen(), primary: -1, secondary: -1, geoDefault: -1, cidrDefault: -1}
 	for i, vr := range vg.Records {
 		spec := vr.Spec
 		r := record{healthy: vr.Healthy, ttl: uint32(model.DefaultRecordTTL / time.Second)}
