@@ -29,11 +29,12 @@ import (
 type tcpListener struct {
 	p  *Proxy
 	ln *net.TCPListener
-	// lf is a duplicate of ln's descriptor for the raw accept loop (a
-	// net.Listener offers no raw reads); nil where there is none.
+	// lf is a duplicate of ln's descriptor for the raw accepts of a
+	// parker's loop (a net.Listener offers no raw reads); nil where there
+	// is none.
 	lf *os.File
 	// loop is the parker whose event loop accepts for this listener (nil:
-	// the acceptLoop goroutine does); lkey is the listener's key in its
+	// the acceptLoop goroutine does, with net's AcceptTCP); lkey is the listener's key in its
 	// epoll set; paused is set while it is out of the set (at its
 	// connection limit, or out of descriptors).
 	loop   *parker
@@ -61,15 +62,37 @@ func (p *Proxy) listenTCP(s *listenerSpec) (listener, error) {
 		return nil, err
 	}
 	l := &tcpListener{p: p, ln: ln.(*net.TCPListener), conns: map[closer]struct{}{}}
-	if err := l.setup(); err != nil {
-		ln.Close()
-		return nil, err
-	}
 	l.update(s)
 	if !l.startInLoop() {
 		p.serve.Go(l.acceptLoop)
 	}
 	return l, nil
+}
+
+// acceptLoop accepts with net's AcceptTCP, a goroutine per connection:
+// for listeners that are not in a parker's loop (startInLoop).
+func (l *tcpListener) acceptLoop() {
+	backoff := 5 * time.Millisecond
+	for {
+		if !l.lim.acquire() {
+			return
+		}
+		c, err := l.ln.AcceptTCP()
+		if err != nil {
+			l.lim.release()
+			if errors.Is(err, net.ErrClosed) {
+				return
+			}
+			// Out of file descriptors or memory: wait rather than spin.
+			l.p.log.Warn("accept failed", "listener", l.cur.Load().key, "err", err, "retry_seconds", backoff.Seconds())
+			time.Sleep(backoff)
+			backoff = min(2*backoff, time.Second)
+			continue
+		}
+		backoff = 5 * time.Millisecond
+		l.p.conns.Add(1)
+		go l.handle(c)
+	}
 }
 
 func (l *tcpListener) update(s *listenerSpec) {
