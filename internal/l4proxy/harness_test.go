@@ -61,20 +61,25 @@ func (r *recorder) all() []string {
 
 // start parses yaml (a complete configuration), starts a Proxy whose
 // listeners bind 127.0.0.1 on free ports, and applies the first view.
-func start(t *testing.T, yaml string) *env {
+// opts change the Proxy's Config before it starts.
+func start(t *testing.T, yaml string, opts ...func(*Config)) *env {
 	t.Helper()
 	doc, err := config.Parse("test.yaml", []byte(yaml))
 	if err != nil {
 		t.Fatalf("config: %v\n%s", err, yaml)
 	}
 	e := &env{t: t, doc: doc, reports: &recorder{}, health: map[state.Key]state.Status{}}
-	e.p = New(Config{
+	cfg := Config{
 		Reporter:         e.reports,
 		Addr:             func(string, *model.Listener) string { return "127.0.0.1:0" },
 		SweepInterval:    20 * time.Millisecond,
 		HandshakeTimeout: 2 * time.Second,
 		ConnectTimeout:   2 * time.Second,
-	})
+	}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	e.p = New(cfg)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- e.p.Run(ctx) }()

@@ -95,6 +95,7 @@ type pair struct {
 	client   netip.AddrPort
 	ep       *balance.Endpoint
 	t        *target
+	tg       *model.TargetGroup // the group's settings when t was picked
 	tries    int
 	firstErr error
 	started  time.Time
@@ -296,7 +297,7 @@ func (c *pair) connectLocked(avoid *balance.Endpoint) error {
 	p := c.l.p
 	for c.tries < 2 {
 		c.tries++
-		ep, t, err := p.pick(c.group, c.client.Addr(), avoid)
+		ep, t, tg, err := p.pick(c.group, c.client.Addr(), avoid)
 		if err != nil {
 			if c.firstErr != nil {
 				return c.firstErr
@@ -306,13 +307,13 @@ func (c *pair) connectLocked(avoid *balance.Endpoint) error {
 		c.started = time.Now()
 		fd, e := rawConnectSocket(t.key.addr)
 		if e == 0 {
-			c.fd[1], c.ep, c.t = fd, ep, t
+			c.fd[1], c.ep, c.t, c.tg = fd, ep, t, tg
 			c.gen ^= 1
 			if e = c.epollAdd(1); e == 0 {
 				return nil
 			}
 			rawClose(fd)
-			c.fd[1], c.ep, c.t = -1, nil, nil
+			c.fd[1], c.ep, c.t, c.tg = -1, nil, nil, nil
 		}
 		c.connectFailed(ep, t, e)
 		avoid = ep
@@ -336,7 +337,7 @@ func (c *pair) connectFailed(ep *balance.Endpoint, t *target, err error) {
 func (c *pair) retryLocked(err error) {
 	ep, t := c.ep, c.t
 	rawClose(c.fd[1])
-	c.fd[1], c.ep, c.t = -1, nil, nil
+	c.fd[1], c.ep, c.t, c.tg = -1, nil, nil, nil
 	c.connectFailed(ep, t, err)
 	if err := c.connectLocked(ep); err != nil {
 		c.refuse(err)
@@ -355,7 +356,7 @@ func (c *pair) connectedLocked() {
 	t.track(c.tracked)
 	c.state, c.wasUp = pairEstablished, true
 	c.timer.Reset(c.idle)
-	if spec := t.spec.Load(); spec != nil && spec.ProxyProtocol != "" {
+	if spec := c.tg; spec != nil && spec.ProxyProtocol != "" {
 		if err := c.sendProxyHeader(spec); err != nil {
 			c.closeLocked()
 			return

@@ -344,14 +344,14 @@ func (p *Proxy) connect(s *listenerSpec, group string, client, local netip.AddrP
 	var avoid *balance.Endpoint
 	var firstErr error
 	for try := 0; try < 2; try++ {
-		ep, t, err := p.pick(group, client.Addr(), avoid)
+		ep, t, tg, err := p.pick(group, client.Addr(), avoid)
 		if err != nil {
 			if firstErr != nil {
 				return nil, nil, nil, firstErr
 			}
 			return nil, nil, nil, err
 		}
-		up, err := p.dialTarget(s, t, client, local, sni, pre)
+		up, err := p.dialTarget(s, t, tg, client, local, sni, pre)
 		if err == nil {
 			ep.Begin()
 			return ep, t, up, nil
@@ -365,7 +365,9 @@ func (p *Proxy) connect(s *listenerSpec, group string, client, local netip.AddrP
 	return nil, nil, nil, firstErr
 }
 
-func (p *Proxy) dialTarget(s *listenerSpec, t *target, client, local netip.AddrPort, sni string, pre []byte) (net.Conn, error) {
+// dialTarget connects to t and sends what goes first (PROXY header, pre,
+// or a TLS handshake), as the group's settings spec (from pick) say.
+func (p *Proxy) dialTarget(s *listenerSpec, t *target, spec *model.TargetGroup, client, local netip.AddrPort, sni string, pre []byte) (net.Conn, error) {
 	d := net.Dialer{Timeout: p.cfg.ConnectTimeout, KeepAlive: -1}
 	start := time.Now()
 	c, err := d.Dial("tcp", t.key.addr.String())
@@ -378,7 +380,6 @@ func (p *Proxy) dialTarget(s *listenerSpec, t *target, client, local netip.AddrP
 	if err != nil {
 		return nil, fmt.Errorf("connect %s: %w", t.key.addr, err)
 	}
-	spec := t.spec.Load()
 	var out []byte
 	if spec != nil && spec.ProxyProtocol != "" {
 		v := 1

@@ -137,7 +137,7 @@ func (l *udpListener) flow(client netip.AddrPort) *flow {
 		return nil
 	}
 	group := s.route("", client.Addr())
-	ep, t, err := l.p.pick(group, client.Addr(), nil)
+	ep, t, spec, err := l.p.pick(group, client.Addr(), nil)
 	if err != nil {
 		return nil
 	}
@@ -148,7 +148,7 @@ func (l *udpListener) flow(client netip.AddrPort) *flow {
 		return nil
 	}
 	f = &flow{l: l, client: client, up: up, t: t, ep: ep}
-	if spec := t.spec.Load(); spec != nil && spec.ProxyProtocol != "" {
+	if spec != nil && spec.ProxyProtocol != "" {
 		// v1 has no UDP form: both versions send a v2 header per datagram.
 		f.header = proxyproto.Append(nil, proxyproto.Header{Version: 2, Command: proxyproto.Proxy, Transport: proxyproto.UDP,
 			Source: client, Dest: addrPort(l.pc.LocalAddr())})
