@@ -15,7 +15,6 @@ import (
 
 	"github.com/switchboard/switchboard/internal/balance"
 	"github.com/switchboard/switchboard/internal/model"
-	"github.com/switchboard/switchboard/internal/proxyproto"
 )
 
 // parker moves the bytes of plain-TCP connections in an event loop, as
@@ -366,30 +365,16 @@ func (c *pair) connectedLocked() {
 }
 
 func (c *pair) sendProxyHeader(spec *model.TargetGroup) error {
-	v := 1
-	if spec.ProxyProtocol == model.ProxyV2 {
-		v = 2
+	local, e := rawSockname(c.fd[0])
+	if e != 0 {
+		return e
 	}
-	sa, err := unix.Getsockname(c.fd[0])
-	if err != nil {
-		return err
-	}
-	h := proxyproto.Append(nil, proxyproto.Header{Version: v, Command: proxyproto.Proxy, Transport: proxyproto.TCP, Source: c.client, Dest: sockaddrPort(sa)})
+	h := appendProxyHeader(nil, spec.ProxyProtocol, c.client, local)
 	n, err := unix.Write(c.fd[1], h)
 	if err == nil && n < len(h) {
 		err = errors.New("short write")
 	}
 	return err
-}
-
-func sockaddrPort(sa unix.Sockaddr) netip.AddrPort {
-	switch sa := sa.(type) {
-	case *unix.SockaddrInet4:
-		return netip.AddrPortFrom(netip.AddrFrom4(sa.Addr), uint16(sa.Port))
-	case *unix.SockaddrInet6:
-		return netip.AddrPortFrom(netip.AddrFrom16(sa.Addr).Unmap(), uint16(sa.Port))
-	}
-	return netip.AddrPort{}
 }
 
 // onTimer is the pair's timer: the connect timeout while connecting, then
@@ -791,14 +776,4 @@ func (c *pair) endOfStream(h *half) bool {
 		c.pk.shuts = append(c.pk.shuts, c)
 	}
 	return true
-}
-
-// fdSinceActivity is how long ago socket fd last received or sent data,
-// from the kernel's TCP_INFO.
-func fdSinceActivity(fd int) (time.Duration, bool) {
-	info, err := unix.GetsockoptTCPInfo(fd, unix.IPPROTO_TCP, unix.TCP_INFO)
-	if err != nil {
-		return 0, false
-	}
-	return time.Duration(min(info.Last_data_recv, info.Last_data_sent)) * time.Millisecond, true
 }

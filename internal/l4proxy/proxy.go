@@ -23,6 +23,7 @@ import (
 	"net/netip"
 	"runtime"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -683,25 +684,15 @@ func (p *Proxy) Stats() Stats {
 		})
 		return true
 	})
-	slices.SortFunc(s.Listeners, func(a, b ListenerStats) int { return cmpString(a.Listener, b.Listener) })
-	slices.SortFunc(s.TargetGroups, func(a, b GroupStats) int { return cmpString(a.TargetGroup, b.TargetGroup) })
+	slices.SortFunc(s.Listeners, func(a, b ListenerStats) int { return strings.Compare(a.Listener, b.Listener) })
+	slices.SortFunc(s.TargetGroups, func(a, b GroupStats) int { return strings.Compare(a.TargetGroup, b.TargetGroup) })
 	slices.SortFunc(s.Targets, func(a, b TargetStats) int {
-		if c := cmpString(a.TargetGroup, b.TargetGroup); c != 0 {
+		if c := strings.Compare(a.TargetGroup, b.TargetGroup); c != 0 {
 			return c
 		}
 		return a.Target.Compare(b.Target)
 	})
 	return s
-}
-
-func cmpString(a, b string) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 // StickyIdle is how long source-IP stickiness remembers a client that made

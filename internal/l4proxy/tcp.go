@@ -365,6 +365,16 @@ func (p *Proxy) connect(s *listenerSpec, group string, client, local netip.AddrP
 	return nil, nil, nil, firstErr
 }
 
+// appendProxyHeader appends the PROXY header of version v for a TCP
+// connection from client to local.
+func appendProxyHeader(b []byte, v model.ProxyProtocol, client, local netip.AddrPort) []byte {
+	n := 1
+	if v == model.ProxyV2 {
+		n = 2
+	}
+	return proxyproto.Append(b, proxyproto.Header{Version: n, Command: proxyproto.Proxy, Transport: proxyproto.TCP, Source: client, Dest: local})
+}
+
 // dialTarget connects to t and sends what goes first (PROXY header, pre,
 // or a TLS handshake), as the group's settings spec (from pick) say.
 func (p *Proxy) dialTarget(s *listenerSpec, t *target, spec *model.TargetGroup, client, local netip.AddrPort, sni string, pre []byte) (net.Conn, error) {
@@ -382,11 +392,7 @@ func (p *Proxy) dialTarget(s *listenerSpec, t *target, spec *model.TargetGroup, 
 	}
 	var out []byte
 	if spec != nil && spec.ProxyProtocol != "" {
-		v := 1
-		if spec.ProxyProtocol == model.ProxyV2 {
-			v = 2
-		}
-		out = proxyproto.Append(out, proxyproto.Header{Version: v, Command: proxyproto.Proxy, Transport: proxyproto.TCP, Source: client, Dest: local})
+		out = appendProxyHeader(out, spec.ProxyProtocol, client, local)
 	}
 	wrap := s.proto == model.ProtoTLS && spec != nil && spec.Protocol == model.ProtoTLS
 	if !wrap {
