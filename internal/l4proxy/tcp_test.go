@@ -308,8 +308,8 @@ func TestTCPSourceIPStickiness(t *testing.T) {
 
 // TestTCPSmallWritesToSlowReader sends a stream in small writes to a
 // client that does not read at first: the parker's inline bursts then meet
-// a full send buffer and leave bytes for a goroutine to finish. Every byte
-// must arrive, in order.
+// a full send buffer and keep what is left in a buffer until the client's
+// socket is writable again. Every byte must arrive, in order.
 func TestTCPSmallWritesToSlowReader(t *testing.T) {
 	const total, chunk = 8 << 20, 1000
 	pattern := func(i int) byte { return byte(i % 251) }
