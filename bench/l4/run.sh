@@ -160,6 +160,8 @@ rss_kb() {
 	done
 	echo $t
 }
+# heap_inuse: the Go heap in use that l4tool last reported (on SIGUSR1).
+heap_inuse() { awk '/heap_inuse/ { h = $4 } END { print h + 0 }' "$tmp/l4tool.log"; }
 HZ=$(getconf CLK_TCK)
 secs() { awk -v t="$1" -v hz="$HZ" 'BEGIN { printf "%.2f", t / hz }'; }
 
@@ -221,6 +223,11 @@ declare -A per
 for i in 0 1 2; do
 	name=${names[$i]} port=$((18111 + i))
 	wait_port $port
+	if [[ $name == switchboard ]]; then
+		kill -USR1 "${ppids[$i]}"
+		sleep 1
+		h0=$(heap_inuse)
+	fi
 	r0=$(rss_kb "${ppids[$i]}")
 	fifo=$tmp/idle-$i
 	mkfifo "$fifo"
@@ -248,7 +255,8 @@ for i in 0 1 2; do
 		sleep 1
 		r2=$(rss_kb "${ppids[$i]}")
 		per[$name]=$(((r2 - r0) * 1024 / IDLE))
-		settled="; after GC: $r2 K, ${per[$name]} bytes/conn"
+		h1=$(heap_inuse)
+		settled="; after GC: $r2 K, ${per[$name]} bytes/conn; Go HeapInuse $(((h1 - h0) / IDLE)) bytes/conn"
 	fi
 	printf "%-12s %10s K %10s K %14s   (%s established%s)\n" "$name" "$r0" "$r1" "$b" "$established" "$settled"
 	exec 7>&-
