@@ -22,30 +22,46 @@ l4_need() {
 }
 
 # l4_workdir NAME makes $tmp, kills the processes in $pids and removes
-# $tmp on exit, and builds $tmp/l4tool.
+# $tmp on exit (KEEP=1 keeps it and says where), and builds $tmp/l4tool.
 l4_workdir() {
 	tmp=$(mktemp -d "/tmp/bench-l4-$1.XXXXXX")
 	pids=()
-	trap 'for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$tmp"' EXIT
+	trap 'for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true
+		if [[ ${KEEP:-0} == 1 ]]; then echo "work directory kept: $tmp"; else rm -rf "$tmp"; fi' EXIT
 	go build -o "$tmp/l4tool" ./bench/l4/l4tool
 }
 
-# l4_haproxy NAME BIND SERVER: HAProxy in mode tcp, one thread, from BIND to SERVER.
-l4_haproxy() {
+# l4_haproxy_global [MAXCONN]: HAProxy's global and defaults sections, one
+# thread, mode tcp.
+l4_haproxy_global() {
+	echo "global"
+	[[ -n ${1:-} ]] && echo "  maxconn $1"
 	cat <<CONF
-global
   nbthread 1
 defaults
   mode tcp
   timeout connect 5s
   timeout client 350s
   timeout server 350s
-frontend $1
-  bind $2
-  default_backend $1
-backend $1
-  server b $3
 CONF
+}
+
+# l4_haproxy_proxy NAME BIND SERVER...: a frontend on BIND and its backend,
+# round robin over the SERVERs.
+l4_haproxy_proxy() {
+	local name=$1 bind=$2 i=0 s
+	shift 2
+	printf 'frontend %s\n  bind %s\n  default_backend %s\nbackend %s\n  balance roundrobin\n' "$name" "$bind" "$name" "$name"
+	for s in "$@"; do
+		i=$((i + 1))
+		echo "  server b$i $s"
+	done
+}
+
+# l4_haproxy NAME BIND SERVER: HAProxy in mode tcp, one thread, from BIND to SERVER.
+l4_haproxy() {
+	l4_haproxy_global
+	l4_haproxy_proxy "$@"
 }
 
 # l4_switchboard NAME TARGET_PORT LISTEN_PORT: a switchboard configuration

@@ -25,10 +25,8 @@
 set -euo pipefail
 
 cd "$(dirname "$0")/../.."
-if [[ ${L4BENCH_NETNS:-0} != 1 ]]; then
-	exec env L4BENCH_NETNS=1 unshare -n bash "$0" "$@"
-fi
-ip link set lo up
+. bench/l4/common.sh
+l4_netns "$0" "$@"
 echo "1024 65000" >/proc/sys/net/ipv4/ip_local_port_range
 echo 1 >/proc/sys/net/ipv4/tcp_tw_reuse
 
@@ -48,25 +46,11 @@ if ((IDLE > FIT)); then
 	IDLE=$FIT
 fi
 
-for tool in haproxy nginx wrk iperf3 taskset go; do
-	if ! command -v "$tool" >/dev/null; then
-		echo "bench/l4: $tool is missing; apt-get install -y haproxy nginx libnginx-mod-stream wrk iperf3 util-linux" >&2
-		exit 1
-	fi
-done
+l4_need haproxy nginx wrk iperf3 taskset go python3 -- haproxy nginx libnginx-mod-stream wrk iperf3 util-linux python3
 STREAM_MOD=/usr/lib/nginx/modules/ngx_stream_module.so
 [[ -f $STREAM_MOD ]] || { echo "bench/l4: $STREAM_MOD is missing; apt-get install -y libnginx-mod-stream" >&2; exit 1; }
 
-tmp=$(mktemp -d /tmp/bench-l4.XXXXXX)
-pids=()
-cleanup() {
-	for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-	wait 2>/dev/null || true
-	if [[ ${KEEP:-0} == 1 ]]; then echo "work directory kept: $tmp"; else rm -rf "$tmp"; fi
-}
-trap cleanup EXIT
-
-go build -o "$tmp/l4tool" ./bench/l4/l4tool
+l4_workdir run
 
 # Ports: HTTP backend 18080; iperf3 server 15201; idle backends 18101-18104.
 # Proxy p (1 haproxy, 2 nginx, 3 switchboard) listens on 1808p (HTTP),
@@ -104,35 +88,12 @@ stream {
   server { listen 127.0.0.1:18112 backlog=4096; proxy_pass idle; }
 }
 CONF
-cat >"$tmp/haproxy.cfg" <<CONF
-global
-  maxconn $((IDLE + 50))
-  nbthread 1
-defaults
-  mode tcp
-  timeout connect 5s
-  timeout client 350s
-  timeout server 350s
-frontend http
-  bind 127.0.0.1:18081
-  default_backend http
-backend http
-  server b 127.0.0.1:18080
-frontend bulk
-  bind 127.0.0.1:18091
-  default_backend bulk
-backend bulk
-  server b 127.0.0.1:15201
-frontend idle
-  bind 127.0.0.1:18111
-  default_backend idle
-backend idle
-  balance roundrobin
-  server b1 127.0.0.1:18101
-  server b2 127.0.0.1:18102
-  server b3 127.0.0.1:18103
-  server b4 127.0.0.1:18104
-CONF
+{
+	l4_haproxy_global $((IDLE + 50))
+	l4_haproxy_proxy http 127.0.0.1:18081 127.0.0.1:18080
+	l4_haproxy_proxy bulk 127.0.0.1:18091 127.0.0.1:15201
+	l4_haproxy_proxy idle 127.0.0.1:18111 127.0.0.1:18101 127.0.0.1:18102 127.0.0.1:18103 127.0.0.1:18104
+} >"$tmp/haproxy.cfg"
 cat >"$tmp/switchboard.yaml" <<CONF
 zones: [{ name: a }]
 target_groups:
@@ -199,6 +160,8 @@ rss_kb() {
 	done
 	echo $t
 }
+# heap_inuse: the Go heap in use that l4tool last reported (on SIGUSR1).
+heap_inuse() { awk '/heap_inuse/ { h = $4 } END { print h + 0 }' "$tmp/l4tool.log"; }
 HZ=$(getconf CLK_TCK)
 secs() { awk -v t="$1" -v hz="$HZ" 'BEGIN { printf "%.2f", t / hz }'; }
 
@@ -260,6 +223,11 @@ declare -A per
 for i in 0 1 2; do
 	name=${names[$i]} port=$((18111 + i))
 	wait_port $port
+	if [[ $name == switchboard ]]; then
+		kill -USR1 "${ppids[$i]}"
+		sleep 1
+		h0=$(heap_inuse)
+	fi
 	r0=$(rss_kb "${ppids[$i]}")
 	fifo=$tmp/idle-$i
 	mkfifo "$fifo"
@@ -287,7 +255,8 @@ for i in 0 1 2; do
 		sleep 1
 		r2=$(rss_kb "${ppids[$i]}")
 		per[$name]=$(((r2 - r0) * 1024 / IDLE))
-		settled="; after GC: $r2 K, ${per[$name]} bytes/conn"
+		h1=$(heap_inuse)
+		settled="; after GC: $r2 K, ${per[$name]} bytes/conn; Go HeapInuse $(((h1 - h0) / IDLE)) bytes/conn"
 	fi
 	printf "%-12s %10s K %10s K %14s   (%s established%s)\n" "$name" "$r0" "$r1" "$b" "$established" "$settled"
 	exec 7>&-

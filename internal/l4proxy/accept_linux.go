@@ -15,7 +15,7 @@ import (
 
 // setup sets TCP_NODELAY on the listening socket once: accepted sockets
 // inherit it from the listener on Linux, which saves a setsockopt per
-// connection (the accept loop does not go through net's Accept, which
+// connection (the raw accept does not go through net's Accept, which
 // sets it on each). It also takes a duplicate of the listener's
 // descriptor as an *os.File: a net.Listener's raw connection cannot wait
 // for readability, an os.File's can.
@@ -40,64 +40,10 @@ func (l *tcpListener) setup() error {
 	return nil
 }
 
-// acceptLoop accepts with accept4 on the listener's descriptor, as many
-// connections as are queued each time the runtime's poller says the
-// listener is readable. A plain tcp listener's connection goes to a
-// parker as a raw descriptor (startFast): no net.Conn, no registration in
-// the runtime's poller, no goroutine. Others (PROXY header from the
-// client, TLS passthrough or termination) become net.Conns served by a
-// goroutine each.
-func (l *tcpListener) acceptLoop() {
-	rc, err := l.lf.SyscallConn()
-	if err != nil {
-		return
-	}
-	backoff := 5 * time.Millisecond
-	for {
-		if !l.lim.acquire() {
-			return
-		}
-		var nfd int
-		var client netip.AddrPort
-		var aerr error
-		err := rc.Read(func(fd uintptr) bool {
-			for {
-				var e syscall.Errno
-				nfd, client, e = rawAccept4(int(fd))
-				aerr = nil
-				if e != 0 {
-					aerr = e
-				}
-				switch e {
-				case unix.EINTR, unix.ECONNABORTED:
-					continue
-				case unix.EAGAIN:
-					return false
-				}
-				return true
-			}
-		})
-		if err != nil {
-			l.lim.release()
-			return // closed
-		}
-		if aerr != nil {
-			l.lim.release()
-			// Out of file descriptors or memory: wait rather than spin.
-			l.p.log.Warn("accept failed", "listener", l.cur.Load().key, "err", aerr, "retry_seconds", backoff.Seconds())
-			time.Sleep(backoff)
-			backoff = min(2*backoff, time.Second)
-			continue
-		}
-		backoff = 5 * time.Millisecond
-		l.p.conns.Add(1)
-		l.serveFd(nfd, client)
-	}
-}
-
-// serveFd serves an accepted socket, counted in l.lim and p.conns: a
-// plain tcp listener's goes to a parker as it is; others become
-// net.Conns with a goroutine each.
+// serveFd serves an accepted socket, counted in l.lim and p.conns: it
+// goes to a parker as it is, or, when the listener takes a PROXY header
+// from its clients (which a tcp listener may start doing without a
+// rebind), becomes a net.Conn with a goroutine.
 func (l *tcpListener) serveFd(nfd int, client netip.AddrPort) {
 	s := l.cur.Load()
 	if s.proto == model.ProtoTCP && !s.model.AcceptProxyProtocol {
@@ -136,13 +82,22 @@ func fdConn(fd int) (*net.TCPConn, error) {
 // client side never has the generation bit (see pair.key).
 const listenerKeyBits = 2
 
-// startInLoop puts the listener into a parker's epoll set, level-triggered:
-// the parker's loop accepts (acceptBatch) when connections wait, with no
-// goroutine of the listener's own, so one wake-up serves new connections
-// and the bytes of established ones alike. false when there is no parker.
+// startInLoop puts a plain tcp listener into a parker's epoll set,
+// level-triggered: the parker's loop accepts (acceptBatch) with raw
+// accept4 when connections wait, with no goroutine of the listener's own,
+// so one wake-up serves new connections and the bytes of established ones
+// alike. false when there is no parker or the descriptor cannot be set up:
+// then the portable acceptLoop serves it. Other protocols (TLS, TLS
+// passthrough) always take acceptLoop: their connections become net.Conns
+// anyway, which net's Accept makes with fewer system calls than a raw
+// descriptor's conversion (os.NewFile, net.FileConn).
 func (l *tcpListener) startInLoop() bool {
 	pk := l.p.parker()
-	if pk == nil {
+	if pk == nil || l.cur.Load().proto != model.ProtoTCP {
+		return false
+	}
+	if err := l.setup(); err != nil {
+		l.p.log.Warn("raw accept unavailable, accepting through net", "listener", l.cur.Load().key, "err", err)
 		return false
 	}
 	pk.mu.Lock()

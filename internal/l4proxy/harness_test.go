@@ -2,26 +2,19 @@ package l4proxy
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 	"fmt"
 	"io"
-	"math/big"
+	"maps"
 	"net"
 	"net/netip"
-	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/switchboard/switchboard/internal/certstore/certstoretest"
 	"github.com/switchboard/switchboard/internal/config"
 	"github.com/switchboard/switchboard/internal/health"
 	"github.com/switchboard/switchboard/internal/health/state"
@@ -61,20 +54,25 @@ func (r *recorder) all() []string {
 
 // start parses yaml (a complete configuration), starts a Proxy whose
 // listeners bind 127.0.0.1 on free ports, and applies the first view.
-func start(t *testing.T, yaml string) *env {
+// opts change the Proxy's Config before it starts.
+func start(t *testing.T, yaml string, opts ...func(*Config)) *env {
 	t.Helper()
 	doc, err := config.Parse("test.yaml", []byte(yaml))
 	if err != nil {
 		t.Fatalf("config: %v\n%s", err, yaml)
 	}
 	e := &env{t: t, doc: doc, reports: &recorder{}, health: map[state.Key]state.Status{}}
-	e.p = New(Config{
+	cfg := Config{
 		Reporter:         e.reports,
 		Addr:             func(string, *model.Listener) string { return "127.0.0.1:0" },
 		SweepInterval:    20 * time.Millisecond,
 		HandshakeTimeout: 2 * time.Second,
 		ConnectTimeout:   2 * time.Second,
-	})
+	}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	e.p = New(cfg)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- e.p.Run(ctx) }()
@@ -94,20 +92,12 @@ func (e *env) apply() {
 	e.t.Helper()
 	e.mu.Lock()
 	e.ver++
-	hs := state.NewSnapshot(e.ver, maps(e.health))
+	hs := state.NewSnapshot(e.ver, maps.Clone(e.health))
 	v := view.Build(e.ver, &e.doc.State, hs, time.Now())
 	e.mu.Unlock()
 	if err := e.p.Apply(v); err != nil {
 		e.t.Fatalf("Apply: %v", err)
 	}
-}
-
-func maps(m map[state.Key]state.Status) map[state.Key]state.Status {
-	out := make(map[state.Key]state.Status, len(m))
-	for k, v := range m {
-		out[k] = v
-	}
-	return out
 }
 
 // setHealth marks target of group healthy or not, since the given time.
@@ -294,42 +284,12 @@ func echo(t *testing.T, c net.Conn, msg string) {
 // to dir; it returns the certificate and the file paths.
 func cert(t *testing.T, dir string, names ...string) (tls.Certificate, string, string) {
 	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	m := certstoretest.Write(t, dir, strings.ReplaceAll(names[0], "*", "star"), certstoretest.ECDSA, time.Now().UnixNano(), names...)
+	c, err := tls.LoadX509KeyPair(m.CertFile, m.KeyFile)
 	if err != nil {
 		t.Fatal(err)
 	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(time.Now().UnixNano()),
-		Subject:      pkix.Name{CommonName: names[0]},
-		DNSNames:     names,
-		NotBefore:    time.Now().Add(-time.Hour),
-		NotAfter:     time.Now().Add(time.Hour),
-		KeyUsage:     x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-		IsCA:         true, BasicConstraintsValid: true,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	kder, err := x509.MarshalECPrivateKey(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	certPEM := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
-	keyPEM := pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kder})
-	base := filepath.Join(dir, strings.ReplaceAll(names[0], "*", "star"))
-	if err := os.WriteFile(base+".pem", certPEM, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(base+".key", keyPEM, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	c, err := tls.X509KeyPair(certPEM, keyPEM)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return c, base + ".pem", base + ".key"
+	return c, m.CertFile, m.KeyFile
 }
 
 func ptrDur(d time.Duration) *model.Duration { v := model.Duration(d); return &v }

@@ -15,11 +15,19 @@ func sinceActivity(c *net.TCPConn) (time.Duration, bool) {
 	if err != nil {
 		return 0, false
 	}
-	var info *unix.TCPInfo
-	cerr := rc.Control(func(fd uintptr) {
-		info, err = unix.GetsockoptTCPInfo(int(fd), unix.IPPROTO_TCP, unix.TCP_INFO)
-	})
-	if cerr != nil || err != nil {
+	var since time.Duration
+	var ok bool
+	if rc.Control(func(fd uintptr) { since, ok = fdSinceActivity(int(fd)) }) != nil {
+		return 0, false
+	}
+	return since, ok
+}
+
+// fdSinceActivity is how long ago socket fd last received or sent data,
+// from the kernel's TCP_INFO.
+func fdSinceActivity(fd int) (time.Duration, bool) {
+	info, err := unix.GetsockoptTCPInfo(fd, unix.IPPROTO_TCP, unix.TCP_INFO)
+	if err != nil {
 		return 0, false
 	}
 	return time.Duration(min(info.Last_data_recv, info.Last_data_sent)) * time.Millisecond, true

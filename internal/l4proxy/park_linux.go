@@ -15,7 +15,6 @@ import (
 
 	"github.com/switchboard/switchboard/internal/balance"
 	"github.com/switchboard/switchboard/internal/model"
-	"github.com/switchboard/switchboard/internal/proxyproto"
 )
 
 // parker moves the bytes of plain-TCP connections in an event loop, as
@@ -95,6 +94,7 @@ type pair struct {
 	client   netip.AddrPort
 	ep       *balance.Endpoint
 	t        *target
+	tg       *model.TargetGroup // the group's settings when t was picked
 	tries    int
 	firstErr error
 	started  time.Time
@@ -296,7 +296,7 @@ func (c *pair) connectLocked(avoid *balance.Endpoint) error {
 	p := c.l.p
 	for c.tries < 2 {
 		c.tries++
-		ep, t, err := p.pick(c.group, c.client.Addr(), avoid)
+		ep, t, tg, err := p.pick(c.group, c.client.Addr(), avoid)
 		if err != nil {
 			if c.firstErr != nil {
 				return c.firstErr
@@ -306,13 +306,13 @@ func (c *pair) connectLocked(avoid *balance.Endpoint) error {
 		c.started = time.Now()
 		fd, e := rawConnectSocket(t.key.addr)
 		if e == 0 {
-			c.fd[1], c.ep, c.t = fd, ep, t
+			c.fd[1], c.ep, c.t, c.tg = fd, ep, t, tg
 			c.gen ^= 1
 			if e = c.epollAdd(1); e == 0 {
 				return nil
 			}
 			rawClose(fd)
-			c.fd[1], c.ep, c.t = -1, nil, nil
+			c.fd[1], c.ep, c.t, c.tg = -1, nil, nil, nil
 		}
 		c.connectFailed(ep, t, e)
 		avoid = ep
@@ -336,7 +336,7 @@ func (c *pair) connectFailed(ep *balance.Endpoint, t *target, err error) {
 func (c *pair) retryLocked(err error) {
 	ep, t := c.ep, c.t
 	rawClose(c.fd[1])
-	c.fd[1], c.ep, c.t = -1, nil, nil
+	c.fd[1], c.ep, c.t, c.tg = -1, nil, nil, nil
 	c.connectFailed(ep, t, err)
 	if err := c.connectLocked(ep); err != nil {
 		c.refuse(err)
@@ -355,7 +355,7 @@ func (c *pair) connectedLocked() {
 	t.track(c.tracked)
 	c.state, c.wasUp = pairEstablished, true
 	c.timer.Reset(c.idle)
-	if spec := t.spec.Load(); spec != nil && spec.ProxyProtocol != "" {
+	if spec := c.tg; spec != nil && spec.ProxyProtocol != "" {
 		if err := c.sendProxyHeader(spec); err != nil {
 			c.closeLocked()
 			return
@@ -365,30 +365,16 @@ func (c *pair) connectedLocked() {
 }
 
 func (c *pair) sendProxyHeader(spec *model.TargetGroup) error {
-	v := 1
-	if spec.ProxyProtocol == model.ProxyV2 {
-		v = 2
+	local, e := rawSockname(c.fd[0])
+	if e != 0 {
+		return e
 	}
-	sa, err := unix.Getsockname(c.fd[0])
-	if err != nil {
-		return err
-	}
-	h := proxyproto.Append(nil, proxyproto.Header{Version: v, Command: proxyproto.Proxy, Transport: proxyproto.TCP, Source: c.client, Dest: sockaddrPort(sa)})
+	h := appendProxyHeader(nil, spec.ProxyProtocol, c.client, local)
 	n, err := unix.Write(c.fd[1], h)
 	if err == nil && n < len(h) {
 		err = errors.New("short write")
 	}
 	return err
-}
-
-func sockaddrPort(sa unix.Sockaddr) netip.AddrPort {
-	switch sa := sa.(type) {
-	case *unix.SockaddrInet4:
-		return netip.AddrPortFrom(netip.AddrFrom4(sa.Addr), uint16(sa.Port))
-	case *unix.SockaddrInet6:
-		return netip.AddrPortFrom(netip.AddrFrom16(sa.Addr).Unmap(), uint16(sa.Port))
-	}
-	return netip.AddrPort{}
 }
 
 // onTimer is the pair's timer: the connect timeout while connecting, then
@@ -790,14 +776,4 @@ func (c *pair) endOfStream(h *half) bool {
 		c.pk.shuts = append(c.pk.shuts, c)
 	}
 	return true
-}
-
-// fdSinceActivity is how long ago socket fd last received or sent data,
-// from the kernel's TCP_INFO.
-func fdSinceActivity(fd int) (time.Duration, bool) {
-	info, err := unix.GetsockoptTCPInfo(fd, unix.IPPROTO_TCP, unix.TCP_INFO)
-	if err != nil {
-		return 0, false
-	}
-	return time.Duration(min(info.Last_data_recv, info.Last_data_sent)) * time.Millisecond, true
 }

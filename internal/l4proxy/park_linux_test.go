@@ -2,6 +2,7 @@ package l4proxy
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -170,8 +171,9 @@ func TestRefusedConnectionClosesCleanly(t *testing.T) {
 	c.SetReadDeadline(time.Now().Add(3 * time.Second))
 	n, err := c.Read(make([]byte, 1))
 	if n != 0 || err != io.EOF {
-		var errno syscall.Errno
-		t.Errorf("read on a refused connection = %d, %v (%v); want end of stream", n, err, errno)
+		var errno syscall.Errno // e.g. ECONNRESET for a reset
+		errors.As(err, &errno)
+		t.Errorf("read on a refused connection = %d, %v (errno %d); want end of stream", n, err, errno)
 	}
 	waitFor(t, "the refusal to be counted", func() bool {
 		st := e.p.Stats()

@@ -23,6 +23,7 @@ import (
 	"net/netip"
 	"runtime"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -533,11 +534,14 @@ var errNoTarget = errors.New("l4proxy: no routable target")
 
 // pick chooses a target of group for a client, honouring the per-target
 // cap; the returned target has been acquired. avoid is a target that just
-// failed, nil for a first try.
-func (p *Proxy) pick(group string, client netip.Addr, avoid *balance.Endpoint) (chosen *balance.Endpoint, _ *target, _ error) {
+// failed, nil for a first try. It also returns the group's settings in the
+// current view (nil when the view has none), which the connection follows
+// (PROXY header, protocol) rather than the target's t.spec, which only
+// sweep refreshes.
+func (p *Proxy) pick(group string, client netip.Addr, avoid *balance.Endpoint) (chosen *balance.Endpoint, _ *target, _ *model.TargetGroup, _ error) {
 	g := p.reg.Group(group)
 	if g == nil {
-		return nil, nil, errNoTarget
+		return nil, nil, nil, errNoTarget
 	}
 	v := p.cur.Load()
 	var spec *model.TargetGroup
@@ -562,7 +566,7 @@ func (p *Proxy) pick(group string, client netip.Addr, avoid *balance.Endpoint) (
 			if ep := g.Find(to); ep != nil {
 				if t := p.target(group, ep.Addr, spec); t.acquire(limit) {
 					p.sticky.put(group, client, to, p.cfg.Now())
-					return ep, t, nil
+					return ep, t, spec, nil
 				}
 			}
 		}
@@ -583,7 +587,7 @@ func (p *Proxy) pick(group string, client netip.Addr, avoid *balance.Endpoint) (
 	for try := 0; ep != nil && try < 3; try++ {
 		t := p.target(group, ep.Addr, spec)
 		if t.acquire(limit) {
-			return ep, t, nil
+			return ep, t, spec, nil
 		}
 		t.refused.Add(1)
 		next := g.Next(h, ep)
@@ -594,9 +598,9 @@ func (p *Proxy) pick(group string, client netip.Addr, avoid *balance.Endpoint) (
 	}
 	p.groupStats(group).refused.Add(1)
 	if ep == nil {
-		return nil, nil, errNoTarget
+		return nil, nil, nil, errNoTarget
 	}
-	return nil, nil, fmt.Errorf("l4proxy: every target of %s tried is at its connection cap", group)
+	return nil, nil, nil, fmt.Errorf("l4proxy: every target of %s tried is at its connection cap", group)
 }
 
 // report sends a connect outcome to the Reporter. Successes are reported
@@ -680,25 +684,15 @@ func (p *Proxy) Stats() Stats {
 		})
 		return true
 	})
-	slices.SortFunc(s.Listeners, func(a, b ListenerStats) int { return cmpString(a.Listener, b.Listener) })
-	slices.SortFunc(s.TargetGroups, func(a, b GroupStats) int { return cmpString(a.TargetGroup, b.TargetGroup) })
+	slices.SortFunc(s.Listeners, func(a, b ListenerStats) int { return strings.Compare(a.Listener, b.Listener) })
+	slices.SortFunc(s.TargetGroups, func(a, b GroupStats) int { return strings.Compare(a.TargetGroup, b.TargetGroup) })
 	slices.SortFunc(s.Targets, func(a, b TargetStats) int {
-		if c := cmpString(a.TargetGroup, b.TargetGroup); c != 0 {
+		if c := strings.Compare(a.TargetGroup, b.TargetGroup); c != 0 {
 			return c
 		}
 		return a.Target.Compare(b.Target)
 	})
 	return s
-}
-
-func cmpString(a, b string) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 // StickyIdle is how long source-IP stickiness remembers a client that made

@@ -5,11 +5,13 @@ import (
 	"io"
 	"net"
 	"net/netip"
+	"slices"
 	"testing"
 	"time"
 
 	pp "github.com/pires/go-proxyproto"
 
+	"github.com/switchboard/switchboard/internal/model"
 	"github.com/switchboard/switchboard/internal/proxyproto"
 )
 
@@ -36,6 +38,46 @@ func TestProxyProtocolToTargets(t *testing.T) {
 			}
 			echo(t, c, "data after the header")
 		})
+	}
+}
+
+// TestProxyProtocolChangeReachesNextConnection: a target group's
+// proxy_protocol, changed by Apply, holds for the very next connection,
+// not only after the sweep (an hour here) refreshes the target's copy.
+// The target parses with an independent parser and says whether a header
+// came.
+func TestProxyProtocolChangeReachesNextConnection(t *testing.T) {
+	b := newBackendOn(t, "", func(ln net.Listener) net.Listener {
+		return &pp.Listener{Listener: ln, Policy: func(net.Addr) (pp.Policy, error) { return pp.USE, nil }}
+	}, func(c net.Conn) {
+		// Without a header the parser decides only once bytes come: the
+		// client speaks first, one byte.
+		if _, err := io.ReadFull(c, make([]byte, 1)); err != nil {
+			return
+		}
+		got := "none"
+		if h := c.(*pp.Conn).ProxyHeader(); h != nil {
+			got = fmt.Sprintf("v%d", h.Version)
+		}
+		fmt.Fprintf(c, "%s\n", got)
+		io.Copy(c, c)
+	})
+	e := start(t, tcpConfig("", "", b.target("")), func(c *Config) { c.SweepInterval = time.Hour })
+	for _, step := range []struct {
+		set  model.ProxyProtocol
+		want string
+	}{{"", "none"}, {model.ProxyV2, "v2"}, {model.ProxyV1, "v1"}, {"", "none"}} {
+		// A new copy of the group: the proxy still reads the one it has.
+		e.doc.State.TargetGroups = slices.Clone(e.doc.State.TargetGroups)
+		e.doc.State.TargetGroups[0].ProxyProtocol = step.set
+		e.apply()
+		c := e.dial(10001)
+		c.Write([]byte("."))
+		if got := greeting(t, c); got != step.want {
+			t.Errorf("after proxy_protocol %q the next connection's header: %s, want %s", step.set, got, step.want)
+		}
+		echo(t, c, "data")
+		c.Close()
 	}
 }
 

@@ -29,7 +29,7 @@ type listenerSpec struct {
 
 // rule is a tls_passthrough rule: every condition present must match.
 type rule struct {
-	hosts []string
+	hosts []string // lowercase
 	cidrs []netip.Prefix
 	group string
 }
@@ -58,7 +58,12 @@ func (p *Proxy) newSpec(key, lb string, l *model.Listener, old *listenerSpec) (*
 	rules := slices.Clone(l.Rules)
 	slices.SortFunc(rules, func(a, b model.Rule) int { return a.Priority - b.Priority })
 	for _, r := range rules {
-		s.rules = append(s.rules, rule{hosts: r.Conditions.Host, cidrs: r.Conditions.SourceCIDRs, group: forwardGroup(r.Action)})
+		// Lowercased once here, not per connection (the SNI is lowercase).
+		hosts := make([]string, len(r.Conditions.Host))
+		for i, h := range r.Conditions.Host {
+			hosts[i] = strings.ToLower(h)
+		}
+		s.rules = append(s.rules, rule{hosts: hosts, cidrs: r.Conditions.SourceCIDRs, group: forwardGroup(r.Action)})
 	}
 	if l.Protocol == model.ProtoTLS {
 		if old != nil && old.tls != nil && slices.Equal(old.certs, l.Certificates) {
@@ -88,7 +93,7 @@ func (s *listenerSpec) route(sni string, client netip.Addr) string {
 
 func (r *rule) matches(sni string, client netip.Addr) bool {
 	if len(r.hosts) > 0 {
-		if sni == "" || !slices.ContainsFunc(r.hosts, func(h string) bool { return matchHost(strings.ToLower(h), sni) }) {
+		if sni == "" || !slices.ContainsFunc(r.hosts, func(h string) bool { return matchHost(h, sni) }) {
 			return false
 		}
 	}

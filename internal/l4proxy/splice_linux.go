@@ -107,6 +107,17 @@ func rawAccept4(fd int) (int, netip.AddrPort, syscall.Errno) {
 	return int(r), rawAddrPort(&rsa), 0
 }
 
+// rawSockname is socket fd's local address.
+func rawSockname(fd int) (netip.AddrPort, syscall.Errno) {
+	var rsa unix.RawSockaddrAny
+	n := uint32(unsafe.Sizeof(rsa))
+	_, _, e := unix.RawSyscall(unix.SYS_GETSOCKNAME, uintptr(fd), uintptr(unsafe.Pointer(&rsa)), uintptr(unsafe.Pointer(&n)))
+	if e != 0 {
+		return netip.AddrPort{}, e
+	}
+	return rawAddrPort(&rsa), 0
+}
+
 func rawAddrPort(rsa *unix.RawSockaddrAny) netip.AddrPort {
 	switch rsa.Addr.Family {
 	case unix.AF_INET:

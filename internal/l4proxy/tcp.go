@@ -29,11 +29,12 @@ import (
 type tcpListener struct {
 	p  *Proxy
 	ln *net.TCPListener
-	// lf is a duplicate of ln's descriptor for the raw accept loop (a
-	// net.Listener offers no raw reads); nil where there is none.
+	// lf is a duplicate of ln's descriptor for the raw accepts of a
+	// parker's loop (a net.Listener offers no raw reads); nil where there
+	// is none.
 	lf *os.File
 	// loop is the parker whose event loop accepts for this listener (nil:
-	// the acceptLoop goroutine does); lkey is the listener's key in its
+	// the acceptLoop goroutine does, with net's AcceptTCP); lkey is the listener's key in its
 	// epoll set; paused is set while it is out of the set (at its
 	// connection limit, or out of descriptors).
 	loop   *parker
@@ -61,15 +62,37 @@ func (p *Proxy) listenTCP(s *listenerSpec) (listener, error) {
 		return nil, err
 	}
 	l := &tcpListener{p: p, ln: ln.(*net.TCPListener), conns: map[closer]struct{}{}}
-	if err := l.setup(); err != nil {
-		ln.Close()
-		return nil, err
-	}
 	l.update(s)
 	if !l.startInLoop() {
 		p.serve.Go(l.acceptLoop)
 	}
 	return l, nil
+}
+
+// acceptLoop accepts with net's AcceptTCP, a goroutine per connection:
+// for listeners that are not in a parker's loop (startInLoop).
+func (l *tcpListener) acceptLoop() {
+	backoff := 5 * time.Millisecond
+	for {
+		if !l.lim.acquire() {
+			return
+		}
+		c, err := l.ln.AcceptTCP()
+		if err != nil {
+			l.lim.release()
+			if errors.Is(err, net.ErrClosed) {
+				return
+			}
+			// Out of file descriptors or memory: wait rather than spin.
+			l.p.log.Warn("accept failed", "listener", l.cur.Load().key, "err", err, "retry_seconds", backoff.Seconds())
+			time.Sleep(backoff)
+			backoff = min(2*backoff, time.Second)
+			continue
+		}
+		backoff = 5 * time.Millisecond
+		l.p.conns.Add(1)
+		go l.handle(c)
+	}
 }
 
 func (l *tcpListener) update(s *listenerSpec) {
@@ -321,14 +344,14 @@ func (p *Proxy) connect(s *listenerSpec, group string, client, local netip.AddrP
 	var avoid *balance.Endpoint
 	var firstErr error
 	for try := 0; try < 2; try++ {
-		ep, t, err := p.pick(group, client.Addr(), avoid)
+		ep, t, tg, err := p.pick(group, client.Addr(), avoid)
 		if err != nil {
 			if firstErr != nil {
 				return nil, nil, nil, firstErr
 			}
 			return nil, nil, nil, err
 		}
-		up, err := p.dialTarget(s, t, client, local, sni, pre)
+		up, err := p.dialTarget(s, t, tg, client, local, sni, pre)
 		if err == nil {
 			ep.Begin()
 			return ep, t, up, nil
@@ -342,7 +365,19 @@ func (p *Proxy) connect(s *listenerSpec, group string, client, local netip.AddrP
 	return nil, nil, nil, firstErr
 }
 
-func (p *Proxy) dialTarget(s *listenerSpec, t *target, client, local netip.AddrPort, sni string, pre []byte) (net.Conn, error) {
+// appendProxyHeader appends the PROXY header of version v for a TCP
+// connection from client to local.
+func appendProxyHeader(b []byte, v model.ProxyProtocol, client, local netip.AddrPort) []byte {
+	n := 1
+	if v == model.ProxyV2 {
+		n = 2
+	}
+	return proxyproto.Append(b, proxyproto.Header{Version: n, Command: proxyproto.Proxy, Transport: proxyproto.TCP, Source: client, Dest: local})
+}
+
+// dialTarget connects to t and sends what goes first (PROXY header, pre,
+// or a TLS handshake), as the group's settings spec (from pick) say.
+func (p *Proxy) dialTarget(s *listenerSpec, t *target, spec *model.TargetGroup, client, local netip.AddrPort, sni string, pre []byte) (net.Conn, error) {
 	d := net.Dialer{Timeout: p.cfg.ConnectTimeout, KeepAlive: -1}
 	start := time.Now()
 	c, err := d.Dial("tcp", t.key.addr.String())
@@ -355,14 +390,9 @@ func (p *Proxy) dialTarget(s *listenerSpec, t *target, client, local netip.AddrP
 	if err != nil {
 		return nil, fmt.Errorf("connect %s: %w", t.key.addr, err)
 	}
-	spec := t.spec.Load()
 	var out []byte
 	if spec != nil && spec.ProxyProtocol != "" {
-		v := 1
-		if spec.ProxyProtocol == model.ProxyV2 {
-			v = 2
-		}
-		out = proxyproto.Append(out, proxyproto.Header{Version: v, Command: proxyproto.Proxy, Transport: proxyproto.TCP, Source: client, Dest: local})
+		out = appendProxyHeader(out, spec.ProxyProtocol, client, local)
 	}
 	wrap := s.proto == model.ProtoTLS && spec != nil && spec.Protocol == model.ProtoTLS
 	if !wrap {

@@ -246,6 +246,8 @@ func TestTCPOverload(t *testing.T) {
 // only its two sockets in the proxy, no splice pipe (which would be two
 // more descriptors per direction). Counted in /proc/self/fd, where the
 // test's clients and backend live too: 4 descriptors per connection.
+// Each connection first echoes more than smallBurst, so that it has
+// taken a pipe and the test sees whether it gives the pipe back.
 func TestIdleConnectionsHoldNoPipe(t *testing.T) {
 	if _, err := os.Stat("/proc/self/fd"); err != nil {
 		t.Skip("needs /proc/self/fd")
@@ -267,7 +269,9 @@ func TestIdleConnectionsHoldNoPipe(t *testing.T) {
 	for range n {
 		c := e.dial(10001)
 		greeting(t, c)
-		echo(t, c, "burst")
+		// More than smallBurst, so the connection splices and takes a
+		// pipe: the test is whether it gives it back when idle.
+		echo(t, c, strings.Repeat("y", 256<<10))
 	}
 	// Pipes the runtime dropped from its pool close when their finalizers run.
 	waitFor(t, "dropped pipes to close", func() bool { runtime.GC(); return fds()-before <= 4*n })
@@ -304,8 +308,8 @@ func TestTCPSourceIPStickiness(t *testing.T) {
 
 // TestTCPSmallWritesToSlowReader sends a stream in small writes to a
 // client that does not read at first: the parker's inline bursts then meet
-// a full send buffer and leave bytes for a goroutine to finish. Every byte
-// must arrive, in order.
+// a full send buffer and keep what is left in a buffer until the client's
+// socket is writable again. Every byte must arrive, in order.
 func TestTCPSmallWritesToSlowReader(t *testing.T) {
 	const total, chunk = 8 << 20, 1000
 	pattern := func(i int) byte { return byte(i % 251) }

@@ -94,9 +94,11 @@ func (l *udpListener) sweep(now time.Time) {
 // readLoop reads datagrams from clients into one buffer and sends each on
 // its flow's socket.
 func (l *udpListener) readLoop() {
-	buf := make([]byte, 64<<10)
+	// The datagram lands after room for a PROXY header, which is copied
+	// in front of it: no allocation per datagram.
+	buf := make([]byte, udpHeaderRoom+64<<10)
 	for {
-		n, client, err := l.pc.ReadFromUDPAddrPort(buf)
+		n, client, err := l.pc.ReadFromUDPAddrPort(buf[udpHeaderRoom:])
 		if err != nil {
 			if errors.Is(err, net.ErrClosed) {
 				l.closeAll()
@@ -110,9 +112,10 @@ func (l *udpListener) readLoop() {
 			continue
 		}
 		f.last.Store(l.p.cfg.Now().UnixNano())
-		b := buf[:n]
-		if f.header != nil {
-			b = append(append(make([]byte, 0, len(f.header)+n), f.header...), b...)
+		b := buf[udpHeaderRoom : udpHeaderRoom+n]
+		if h := len(f.header); h > 0 {
+			copy(buf[udpHeaderRoom-h:], f.header)
+			b = buf[udpHeaderRoom-h : udpHeaderRoom+n]
 		}
 		if _, err := f.up.Write(b); err == nil {
 			f.t.bytesIn.Add(int64(n))
@@ -120,24 +123,27 @@ func (l *udpListener) readLoop() {
 	}
 }
 
+// udpHeaderRoom is the room readLoop keeps before each datagram for the
+// PROXY header: a v2 header with IPv6 addresses and no TLVs, the longest
+// a flow sends.
+const udpHeaderRoom = 16 + 36
+
 // flow returns client's flow, starting one when there is room and a
 // target; nil otherwise.
 func (l *udpListener) flow(client netip.AddrPort) *flow {
+	s := l.cur.Load()
 	l.mu.Lock()
 	f := l.flows[client]
+	full := len(l.flows) >= s.model.MaxFlows && s.model.MaxFlows > 0
 	l.mu.Unlock()
 	if f != nil {
 		return f
 	}
-	s := l.cur.Load()
-	l.mu.Lock()
-	full := len(l.flows) >= s.model.MaxFlows && s.model.MaxFlows > 0
-	l.mu.Unlock()
 	if full {
 		return nil
 	}
 	group := s.route("", client.Addr())
-	ep, t, err := l.p.pick(group, client.Addr(), nil)
+	ep, t, spec, err := l.p.pick(group, client.Addr(), nil)
 	if err != nil {
 		return nil
 	}
@@ -148,7 +154,7 @@ func (l *udpListener) flow(client netip.AddrPort) *flow {
 		return nil
 	}
 	f = &flow{l: l, client: client, up: up, t: t, ep: ep}
-	if spec := t.spec.Load(); spec != nil && spec.ProxyProtocol != "" {
+	if spec != nil && spec.ProxyProtocol != "" {
 		// v1 has no UDP form: both versions send a v2 header per datagram.
 		f.header = proxyproto.Append(nil, proxyproto.Header{Version: 2, Command: proxyproto.Proxy, Transport: proxyproto.UDP,
 			Source: client, Dest: addrPort(l.pc.LocalAddr())})

@@ -1,12 +1,20 @@
 package l4proxy
 
 import (
+	"bufio"
+	"bytes"
 	"fmt"
+	"io"
 	"net"
+	"net/netip"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	pp "github.com/pires/go-proxyproto"
+
+	"github.com/switchboard/switchboard/internal/proxyproto"
 )
 
 // udpBackend answers each datagram with "name:payload".
@@ -149,5 +157,59 @@ func TestUDPDeregistrationEndsFlows(t *testing.T) {
 	waitFor(t, "the flow to end", func() bool { return e.p.Stats().Listeners[0].Active == 0 })
 	if got := ask(t, c, "q", 200*time.Millisecond); got != "" {
 		t.Errorf("deregistered target still answered: %s", got)
+	}
+}
+
+// TestUDPHeaderRoom: the longest header a flow sends (v2, IPv6, no TLVs)
+// fits the room readLoop keeps before each datagram.
+func TestUDPHeaderRoom(t *testing.T) {
+	h := proxyproto.Append(nil, proxyproto.Header{Version: 2, Command: proxyproto.Proxy, Transport: proxyproto.UDP,
+		Source: netip.MustParseAddrPort("[2001:db8::1]:1"), Dest: netip.MustParseAddrPort("[2001:db8::2]:2")})
+	if len(h) > udpHeaderRoom {
+		t.Errorf("an IPv6 UDP header takes %d bytes, more than udpHeaderRoom (%d)", len(h), udpHeaderRoom)
+	}
+}
+
+// TestUDPProxyProtocol: with proxy_protocol each datagram reaches the
+// target behind a v2 header naming the client, read here by an
+// independent parser (go-proxyproto), and the payload follows it intact.
+func TestUDPProxyProtocol(t *testing.T) {
+	pc, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		buf := make([]byte, 2048)
+		for {
+			n, from, err := pc.ReadFromUDPAddrPort(buf)
+			if err != nil {
+				return
+			}
+			r := bufio.NewReader(bytes.NewReader(buf[:n]))
+			reply := "no header"
+			if h, err := pp.Read(r); err == nil {
+				rest, _ := io.ReadAll(r)
+				reply = fmt.Sprintf("v%d %s %s", h.Version, h.SourceAddr, rest)
+			}
+			pc.WriteToUDPAddrPort([]byte(reply), from)
+		}
+	})
+	t.Cleanup(func() { pc.Close(); wg.Wait() })
+	e := start(t, strings.Replace(udpConfig("", pc), "protocol: udp,", "protocol: udp, proxy_protocol: v2,", 1))
+	c := udpClient(t, e)
+	buf := make([]byte, 2048)
+	for _, msg := range []string{"first", "second, on the same flow", strings.Repeat("z", 1400)} {
+		if _, err := c.Write([]byte(msg)); err != nil {
+			t.Fatal(err)
+		}
+		c.SetReadDeadline(time.Now().Add(5 * time.Second))
+		n, err := c.Read(buf)
+		if err != nil {
+			t.Fatalf("no reply to %.10q: %v", msg, err)
+		}
+		if got, want := string(buf[:n]), fmt.Sprintf("v2 %s %s", c.LocalAddr(), msg); got != want {
+			t.Errorf("target read %.60q, want %.60q", got, want)
+		}
 	}
 }
