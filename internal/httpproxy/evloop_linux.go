@@ -610,6 +610,7 @@ type evClient struct {
 	hint      balance.Hint
 	attempt   int // 1 once retried on another target
 	t         *evTarget
+	begun     bool      // ac.ep.Begin and ac.be.begin were called; release undoes them
 	sent      time.Time // for instruments
 	t0        time.Time // for the access log
 	bodyLeft  int64
@@ -815,6 +816,7 @@ func (c *evClient) send(fresh bool) {
 	if !fresh {
 		ac.ep.Begin()
 		be.begin()
+		c.begun = true
 		be.inst.Request()
 		if be.timed {
 			c.sent = time.Now()
@@ -841,6 +843,17 @@ func (c *evClient) send(fresh bool) {
 	}
 }
 
+// release undoes send's ac.ep.Begin and ac.be.begin, once per Begin,
+// whatever state the forward reached.
+func (c *evClient) release() {
+	if !c.begun {
+		return
+	}
+	c.begun = false
+	c.ac.ep.Done()
+	c.ac.be.end()
+}
+
 // failed ends an attempt that got no answer: a retry on another target
 // when allowed, else an error page. t is closed already.
 func (c *evClient) failed(err error) {
@@ -849,8 +862,7 @@ func (c *evClient) failed(err error) {
 	if be.timed {
 		be.inst.Failed(time.Since(c.sent))
 	}
-	ac.ep.Done()
-	be.end()
+	c.release()
 	c.t = nil
 	status, o, reason, unsent := evFailure(err)
 	c.lp.p.report(ac.g.name, ac.ep.Addr, o, reason)
@@ -991,9 +1003,10 @@ func (c *evClient) close() {
 		c.t = nil
 		t.c = nil
 		t.close()
-		c.ac.ep.Done()
-		c.ac.be.end()
 	}
+	// Apart from c.t: a panic between Begin and setting c.t (in send)
+	// leaves no target, and the counts must come back all the same.
+	c.release()
 	if c.sc != nil {
 		c.ci.scratch = nil
 		*c.sc = scratch{}
@@ -1675,8 +1688,7 @@ func (t *evTarget) endBody(complete bool) {
 	} else {
 		t.close()
 	}
-	c.ac.ep.Done()
-	c.ac.be.end()
+	c.release()
 	_ = lp
 	if c.raw {
 		c.raw = false
@@ -1756,6 +1768,7 @@ func (t *evTarget) escape() {
 	r.URL = &u
 	ex := c.ex
 	ac := c.ac
+	c.begun = false // the goroutine below releases ac from here on
 	ci := c.ci
 	h := c.h
 	c.sc = nil
@@ -1781,10 +1794,27 @@ func (t *evTarget) escape() {
 	fs.mu.Unlock()
 	reuse, sent := t.reuse, c.sent
 	go func() {
+		// Until fc.serve takes over, this goroutine owns nc, tc, fc's place
+		// in fs and ac's counts; after a panic it gives them all back, as
+		// fastConn.serve does, or Shutdown would wait for fc forever.
+		owned, tcOwned, acOwned := true, true, true
 		defer func() {
 			if v := recover(); v != nil {
-				fs.l.p.log.Error("panic serving a request", "panic", v)
+				fs.l.p.log.Error("panic serving a request", "panic", fmt.Sprint(v))
 			}
+			if !owned {
+				return
+			}
+			if tcOwned {
+				tc.Close()
+			}
+			if acOwned {
+				ac.ep.Done()
+				ac.be.end()
+			}
+			nc.Close()
+			fs.forget(fc)
+			fs.wg.Done()
 		}()
 		hc := &h1conn{c: &preConn{Conn: tc, pre: pre}, reuse: reuse, h: make(http.Header, 16)}
 		hc.n = int64(len(pre))
@@ -1807,12 +1837,16 @@ func (t *evTarget) escape() {
 			if be.timed {
 				be.inst.Response(resp.StatusCode, time.Since(sent))
 			}
+			acOwned = false // relay releases ac, even when it panics
 			fs.l.p.relay(w, &ex, resp, ac)
+			tcOwned = false // pooled or closed by the body's end
 		} else {
+			tcOwned = false
 			tc.Close()
 			if be.timed {
 				be.inst.Failed(time.Since(sent))
 			}
+			acOwned = false
 			ac.ep.Done()
 			be.end()
 			status, o, reason, _ := failure(err)
@@ -1829,11 +1863,9 @@ func (t *evTarget) escape() {
 		*sc = scratch{}
 		scratchPool.Put(sc)
 		if ferr != nil || w.closeAfter {
-			nc.Close()
-			fs.forget(fc)
-			fs.wg.Done()
-			return
+			return // the deferred function closes nc and lets fc go
 		}
+		owned = false
 		fc.src.pre = rest
 		fc.serve()
 	}()

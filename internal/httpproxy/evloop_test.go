@@ -619,6 +619,15 @@ func TestEventLoopSurvivesPanic(t *testing.T) {
 	if _, err := victim.br.ReadByte(); err == nil {
 		t.Fatal("the connection whose request panicked got an answer")
 	}
+	// The panic came after Begin: closing the connection gives the counts
+	// back, or the target would look busy (and never drain) for good.
+	ep := e.p.reg.Group("boom").Find(boom.addr)
+	if ep == nil {
+		t.Fatal("no endpoint for the boom target")
+	}
+	if a, n := ep.Active(), inflight(e, boom); a != 0 || n != 0 {
+		t.Errorf("after the panic: endpoint Active() = %d, backend inflight = %d, want 0 and 0", a, n)
+	}
 	for i, rc := range others {
 		rc.send("GET / HTTP/1.1\r\nHost: x\r\n\r\n")
 		if _, got, err := rc.answer("GET"); err != nil || got != "good" {
