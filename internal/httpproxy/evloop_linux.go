@@ -263,32 +263,30 @@ func (lp *evLoop) wait() int {
 // pollOnce takes the ready events without blocking; false (park) when
 // there are none.
 func (lp *evLoop) pollOnce(uintptr) bool {
-	{
-		k, _, e := unix.RawSyscall6(unix.SYS_EPOLL_PWAIT, uintptr(lp.epfd), uintptr(unsafe.Pointer(&lp.events[0])), uintptr(len(lp.events)), 0, 0, 0)
-		switch {
-		case e == 0 && k > 0:
-			lp.nready = int(k)
-			return true
-		case e != 0 && e != unix.EINTR:
-			lp.p.log.Error("event loop: epoll_wait", "err", e)
-			lp.force.Store(true)
-			return true
-		}
-		// Nothing ready. An event from now on makes the epoll instance
-		// readable, which wakes this wait.
-		var d time.Time
-		switch {
-		case !lp.waiting.empty() || !lp.lnPaused.IsZero():
-			d = lp.now.Add(evTick)
-		case len(lp.clients) > 0 || len(lp.pools) > 0 || lp.closing.Load():
-			d = lp.now.Add(evIdleTick)
-		}
-		if !d.Equal(lp.armed) {
-			lp.ep.SetReadDeadline(d)
-			lp.armed = d
-		}
-		return false
+	k, _, e := unix.RawSyscall6(unix.SYS_EPOLL_PWAIT, uintptr(lp.epfd), uintptr(unsafe.Pointer(&lp.events[0])), uintptr(len(lp.events)), 0, 0, 0)
+	switch {
+	case e == 0 && k > 0:
+		lp.nready = int(k)
+		return true
+	case e != 0 && e != unix.EINTR:
+		lp.p.log.Error("event loop: epoll_wait", "err", e)
+		lp.force.Store(true)
+		return true
 	}
+	// Nothing ready. An event from now on makes the epoll instance
+	// readable, which wakes this wait.
+	var d time.Time
+	switch {
+	case !lp.waiting.empty() || !lp.lnPaused.IsZero():
+		d = lp.now.Add(evTick)
+	case len(lp.clients) > 0 || len(lp.pools) > 0 || lp.closing.Load():
+		d = lp.now.Add(evIdleTick)
+	}
+	if !d.Equal(lp.armed) {
+		lp.ep.SetReadDeadline(d)
+		lp.armed = d
+	}
+	return false
 }
 
 // closeListener closes the loop's copy of the listening socket.
@@ -748,7 +746,10 @@ func (c *evClient) start() {
 	tab := l.tab.Load()
 	ru := tab.match(r, hostOnly(r.Host), c.ci.addr)
 	c.ex = exchange{tab: tab, rule: ru, start: start}
-	if ru.forward == nil || len(ru.forward.groups) == 0 || p.cfg.MaxBodyBytes > 0 && r.ContentLength > p.cfg.MaxBodyBytes {
+	// parseRequestString lets no request with a body this far (a
+	// Content-Length other than 0 goes to the goroutine path), so
+	// MaxBodyBytes cannot apply here.
+	if ru.forward == nil || len(ru.forward.groups) == 0 {
 		// A fixed response, a redirect or an error page: no I/O, so the
 		// listener's own code writes it into memory.
 		c.beginAnswer()
@@ -1374,7 +1375,6 @@ func (t *evTarget) head() {
 		return
 	}
 	t.off += len(head)
-	t.lp.waiting.remove(t)
 	t.answered(resp.StatusCode)
 	c.bodyLeft = resp.ContentLength
 	if c.r.Method == http.MethodHead || c.bodyLeft < 0 {
@@ -1679,7 +1679,6 @@ func (t *evTarget) body() {
 // off.
 func (t *evTarget) endBody(complete bool) {
 	c := t.c
-	lp := t.lp
 	extra := t.n > t.off
 	c.t = nil
 	t.c = nil
@@ -1689,7 +1688,6 @@ func (t *evTarget) endBody(complete bool) {
 		t.close()
 	}
 	c.release()
-	_ = lp
 	if c.raw {
 		c.raw = false
 		if !complete {
