@@ -532,8 +532,6 @@ func FuzzAppendRequest(f *testing.F) {
 // goroutine per connection as before the event loop: pipelined requests,
 // 503, 504 and the handoff to net/http all work there too.
 func TestGoroutinePath(t *testing.T) {
-	envNoEventLoop = true
-	defer func() { envNoEventLoop = false }()
 	b := newBackend(t, "a", func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path == "/slow" {
 			select {
@@ -552,7 +550,7 @@ func TestGoroutinePath(t *testing.T) {
 		l.RequestTimeout = model.Duration(time.Second)
 		l.Rules = []model.Rule{{Priority: 1, Conditions: model.Conditions{Path: []string{"/empty"}},
 			Action: model.Action{Forward: &model.Forward{TargetGroups: []model.WeightedTargetGroup{{Name: "empty"}}}}}}
-	})
+	}, noEventLoop(true))
 	e.p.mu.Lock()
 	loops := len(e.p.listeners["127.0.0.1:"+strconv.Itoa(e.port)].fast.loops)
 	e.p.mu.Unlock()
