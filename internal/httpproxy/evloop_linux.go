@@ -5,10 +5,8 @@ package httpproxy
 import (
 	"bufio"
 	"bytes"
-	"encoding/hex"
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"net"
 	"net/http"
 	"net/netip"
@@ -818,8 +816,8 @@ func (c *evClient) send(fresh bool) {
 		ac.ep.Begin()
 		be.begin()
 		c.begun = true
-		be.inst.Request()
-		if be.timed {
+		if be.inst != nil {
+			be.inst.Request()
 			c.sent = time.Now()
 		}
 	}
@@ -860,7 +858,7 @@ func (c *evClient) release() {
 func (c *evClient) failed(err error) {
 	ac := &c.ac
 	be := ac.be
-	if be.timed {
+	if be.inst != nil {
 		be.inst.Failed(time.Since(c.sent))
 	}
 	c.release()
@@ -1198,7 +1196,7 @@ func (lp *evLoop) dropPool(be *backend) {
 }
 
 func (t *evTarget) opened() {
-	if t.be.timed {
+	if t.be.inst != nil {
 		t.be.inst.Opened()
 	}
 }
@@ -1396,7 +1394,7 @@ func (t *evTarget) answered(status int) {
 	t.lp.waiting.remove(t)
 	t.deadline = time.Time{}
 	ac := &c.ac
-	if be := ac.be; be.timed {
+	if be := ac.be; be.inst != nil {
 		be.inst.Response(status, time.Since(c.sent))
 	}
 	if !c.t0.IsZero() {
@@ -1726,7 +1724,7 @@ func (t *evTarget) close() {
 	t.lp.waiting.remove(t)
 	t.lp.forget(t.fd)
 	unix.Close(t.fd)
-	if t.be.timed && !t.connecting {
+	if t.be.inst != nil && !t.connecting {
 		t.be.inst.Closed()
 	}
 }
@@ -1749,7 +1747,7 @@ func (t *evTarget) escape() {
 	lp.forget(t.fd)
 	be := c.ac.be
 	tc, terr := fdConn(t.fd)
-	if terr == nil && be.timed {
+	if terr == nil && be.inst != nil {
 		tc = &countedConn{Conn: tc, inst: be.inst}
 	}
 	// The client's bytes after this request's head stay for the goroutine.
@@ -1832,7 +1830,7 @@ func (t *evTarget) escape() {
 		resp, err := be.readResponseH1(hc, &sc.out.req, hr)
 		if err == nil {
 			tc.SetReadDeadline(time.Time{})
-			if be.timed {
+			if be.inst != nil {
 				be.inst.Response(resp.StatusCode, time.Since(sent))
 			}
 			acOwned = false // relay releases ac, even when it panics
@@ -1841,7 +1839,7 @@ func (t *evTarget) escape() {
 		} else {
 			tcOwned = false
 			tc.Close()
-			if be.timed {
+			if be.inst != nil {
 				be.inst.Failed(time.Since(sent))
 			}
 			acOwned = false
@@ -1944,16 +1942,4 @@ func findHead(buf []byte, size int) ([]byte, int) {
 		return nil, headFallback
 	}
 	return nil, headIncomplete
-}
-
-// requestIDInto makes a request id in b, without allocating; the string
-// is valid while b is not reused.
-func requestIDInto(b *[32]byte) string {
-	var raw [16]byte
-	x, y := rand.Uint64(), rand.Uint64()
-	for i := range 8 {
-		raw[i], raw[8+i] = byte(x>>(8*i)), byte(y>>(8*i))
-	}
-	hex.Encode(b[:], raw[:])
-	return unsafe.String(&b[0], len(b))
 }

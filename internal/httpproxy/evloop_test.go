@@ -579,9 +579,13 @@ func TestGoroutinePath(t *testing.T) {
 }
 
 // panicInst panics when a request goes to a target of group "boom".
-type panicInst struct{ noInstruments }
+type panicInst struct{}
 
-func (panicInst) Request() { panic("instrument broke") }
+func (panicInst) Request()                    { panic("instrument broke") }
+func (panicInst) Response(int, time.Duration) {}
+func (panicInst) Failed(time.Duration)        {}
+func (panicInst) Opened()                     {}
+func (panicInst) Closed()                     {}
 
 // TestEventLoopSurvivesPanic: a panic while serving one request closes
 // that client's connection only; the loop goes on serving the others and
