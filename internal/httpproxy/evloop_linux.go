@@ -1915,31 +1915,3 @@ func (l *evList) remove(t *evTarget) {
 	}
 	t.prev, t.next = nil, nil
 }
-
-// Head verdicts of findHead.
-const (
-	headWhole = iota
-	headIncomplete
-	headFallback
-)
-
-// findHead finds a whole request head at the start of buf, as readHead
-// does for the goroutine path; size is the buffer's capacity.
-func findHead(buf []byte, size int) ([]byte, int) {
-	if buf[0] < 'A' || buf[0] > 'Z' {
-		return nil, headFallback
-	}
-	if bytes.HasPrefix(buf, []byte("PRI ")) {
-		return nil, headFallback
-	}
-	if i := bytes.Index(buf, []byte("\r\n\r\n")); i >= 0 {
-		if bytes.Contains(buf[:i], []byte("\n\n")) {
-			return nil, headFallback
-		}
-		return buf[:i+4], headWhole
-	}
-	if bytes.Contains(buf, []byte("\n\n")) || len(buf) >= size {
-		return nil, headFallback
-	}
-	return nil, headIncomplete
-}

@@ -2,7 +2,6 @@ package httpproxy
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"errors"
 	"io"
@@ -239,29 +238,11 @@ func (b *backend) readResponseH1(c *h1conn, out *http.Request, hr *h1resp) (*htt
 // peekResponseHead returns the answer's head (through the blank line)
 // from br without consuming it; errFallback when it does not fit in br.
 func peekResponseHead(br *bufio.Reader) ([]byte, error) {
-	n := 1
-	for {
-		if _, err := br.Peek(n); err != nil {
-			if errors.Is(err, bufio.ErrBufferFull) {
-				return nil, errFallback
-			}
-			if br.Buffered() > 0 {
-				return nil, errFallback // a part of an answer: net/http says what is wrong
-			}
-			return nil, err
-		}
-		buf, _ := br.Peek(br.Buffered())
-		if i := bytes.Index(buf, []byte("\r\n\r\n")); i >= 0 {
-			return buf[:i+4], nil
-		}
-		if bytes.Contains(buf, []byte("\n\n")) {
-			return nil, errFallback // bare LF line ends
-		}
-		if len(buf) >= br.Size() {
-			return nil, errFallback
-		}
-		n = len(buf) + 1
+	head, err := peekHead(br, findHeadEnd)
+	if err != nil && !errors.Is(err, errFallback) && br.Buffered() > 0 {
+		return nil, errFallback // a part of an answer: net/http says what is wrong
 	}
+	return head, err
 }
 
 // parseResponse fills resp from an answer's head (through the blank line)
