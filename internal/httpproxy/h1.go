@@ -7,7 +7,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"runtime"
 	"strings"
 	"sync"
 	"time"
@@ -157,10 +156,6 @@ func (b *backend) exchangeH1(c *h1conn, out *http.Request, timeout time.Duration
 	if err := c.bw.Flush(); err != nil {
 		return nil, err
 	}
-	// Let the other runnable requests go first: by the time this one reads,
-	// the answer has often arrived, and the read neither fails with EAGAIN
-	// nor parks the goroutine on the poller.
-	runtime.Gosched()
 	// A client that leaves does not cut the wait short (HAProxy's default,
 	// "abortonclose" off): the answer is read, within request_timeout, and
 	// the connection goes back to the pool.
