@@ -31,10 +31,9 @@ type backend struct {
 	delay    time.Duration // the group's deregistration delay
 
 	h1 h1pool // the fast path's connections (h1.go)
-	// inst counts the target's requests for metrics; never nil, and timed
-	// only when timed is true (a real instrument, not noInstruments).
-	inst  Instruments
-	timed bool
+	// inst counts the target's requests for metrics; nil when
+	// Config.Instruments gives none, and every use checks.
+	inst Instruments
 
 	inflight atomic.Int64
 	removed  atomic.Bool // out of the map: close connections as requests end
@@ -44,11 +43,9 @@ type backend struct {
 
 func (p *Proxy) newBackend(k backendKey, g *group) *backend {
 	d := &net.Dialer{Timeout: k.connect, KeepAlive: 30 * time.Second}
-	b := &backend{inst: noInstruments{}}
+	b := &backend{}
 	if p.cfg.Instruments != nil {
-		if in := p.cfg.Instruments(g.name, k.addr); in != nil {
-			b.inst, b.timed = in, true
-		}
+		b.inst = p.cfg.Instruments(g.name, k.addr)
 	}
 	tr := &http.Transport{
 		DialContext:           b.dial,
@@ -73,7 +70,7 @@ func (p *Proxy) newBackend(k backendKey, g *group) *backend {
 // when the backend has instruments.
 func (b *backend) dial(ctx context.Context, network, addr string) (net.Conn, error) {
 	c, err := b.dialer.DialContext(ctx, network, addr)
-	if err != nil || !b.timed {
+	if err != nil || b.inst == nil {
 		return c, err
 	}
 	b.inst.Opened()

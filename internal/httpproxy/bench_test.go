@@ -121,7 +121,7 @@ func (rc *rawClient) do(t testing.TB) {
 
 // benchEnv is a listener with a few rules in front of the default forward
 // to three raw targets.
-func benchEnv(b testing.TB) *env {
+func benchEnv(b testing.TB, opts ...envOption) *env {
 	ts := []model.Target{rawBackend(b), rawBackend(b), rawBackend(b)}
 	return newEnv(b, "", func(st *model.State) {
 		st.TargetGroups[0].Targets = ts
@@ -130,7 +130,7 @@ func benchEnv(b testing.TB) *env {
 			l.Rules = append(l.Rules, model.Rule{Priority: i + 1, Conditions: model.Conditions{Path: []string{p}, Host: []string{"*.example.com"}},
 				Action: fixedAction("rule")})
 		}
-	})
+	}, opts...)
 }
 
 // BenchmarkProxyRequest is the full request path over loopback: HTTP/1.1
@@ -144,6 +144,33 @@ func BenchmarkProxyRequest(b *testing.B) {
 	for b.Loop() {
 		rc.do(b)
 	}
+}
+
+// BenchmarkProxyRequestNoEventLoop is BenchmarkProxyRequest on the
+// goroutine path (Config.NoEventLoop): a goroutine per client connection
+// and exchangeH1 to the target.
+func BenchmarkProxyRequestNoEventLoop(b *testing.B) {
+	e := benchEnv(b, noEventLoop(true))
+	rc := newRawClient(b, "127.0.0.1:"+strconv.Itoa(e.port), "/index.html")
+	rc.do(b)
+	b.ReportAllocs()
+	for b.Loop() {
+		rc.do(b)
+	}
+}
+
+// BenchmarkProxyRequestParallelNoEventLoop is
+// BenchmarkProxyRequestParallel on the goroutine path.
+func BenchmarkProxyRequestParallelNoEventLoop(b *testing.B) {
+	e := benchEnv(b, noEventLoop(true))
+	b.ReportAllocs()
+	b.SetParallelism(16)
+	b.RunParallel(func(pb *testing.PB) {
+		rc := newRawClient(b, "127.0.0.1:"+strconv.Itoa(e.port), "/index.html")
+		for pb.Next() {
+			rc.do(b)
+		}
+	})
 }
 
 // BenchmarkProxyRequestBrowser is BenchmarkProxyRequest with a browser's

@@ -5,10 +5,8 @@ package httpproxy
 import (
 	"bufio"
 	"bytes"
-	"encoding/hex"
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"net"
 	"net/http"
 	"net/netip"
@@ -263,32 +261,30 @@ func (lp *evLoop) wait() int {
 // pollOnce takes the ready events without blocking; false (park) when
 // there are none.
 func (lp *evLoop) pollOnce(uintptr) bool {
-	{
-		k, _, e := unix.RawSyscall6(unix.SYS_EPOLL_PWAIT, uintptr(lp.epfd), uintptr(unsafe.Pointer(&lp.events[0])), uintptr(len(lp.events)), 0, 0, 0)
-		switch {
-		case e == 0 && k > 0:
-			lp.nready = int(k)
-			return true
-		case e != 0 && e != unix.EINTR:
-			lp.p.log.Error("event loop: epoll_wait", "err", e)
-			lp.force.Store(true)
-			return true
-		}
-		// Nothing ready. An event from now on makes the epoll instance
-		// readable, which wakes this wait.
-		var d time.Time
-		switch {
-		case !lp.waiting.empty() || !lp.lnPaused.IsZero():
-			d = lp.now.Add(evTick)
-		case len(lp.clients) > 0 || len(lp.pools) > 0 || lp.closing.Load():
-			d = lp.now.Add(evIdleTick)
-		}
-		if !d.Equal(lp.armed) {
-			lp.ep.SetReadDeadline(d)
-			lp.armed = d
-		}
-		return false
+	k, _, e := unix.RawSyscall6(unix.SYS_EPOLL_PWAIT, uintptr(lp.epfd), uintptr(unsafe.Pointer(&lp.events[0])), uintptr(len(lp.events)), 0, 0, 0)
+	switch {
+	case e == 0 && k > 0:
+		lp.nready = int(k)
+		return true
+	case e != 0 && e != unix.EINTR:
+		lp.p.log.Error("event loop: epoll_wait", "err", e)
+		lp.force.Store(true)
+		return true
 	}
+	// Nothing ready. An event from now on makes the epoll instance
+	// readable, which wakes this wait.
+	var d time.Time
+	switch {
+	case !lp.waiting.empty() || !lp.lnPaused.IsZero():
+		d = lp.now.Add(evTick)
+	case len(lp.clients) > 0 || len(lp.pools) > 0 || lp.closing.Load():
+		d = lp.now.Add(evIdleTick)
+	}
+	if !d.Equal(lp.armed) {
+		lp.ep.SetReadDeadline(d)
+		lp.armed = d
+	}
+	return false
 }
 
 // closeListener closes the loop's copy of the listening socket.
@@ -610,6 +606,7 @@ type evClient struct {
 	hint      balance.Hint
 	attempt   int // 1 once retried on another target
 	t         *evTarget
+	begun     bool      // ac.ep.Begin and ac.be.begin were called; release undoes them
 	sent      time.Time // for instruments
 	t0        time.Time // for the access log
 	bodyLeft  int64
@@ -747,7 +744,10 @@ func (c *evClient) start() {
 	tab := l.tab.Load()
 	ru := tab.match(r, hostOnly(r.Host), c.ci.addr)
 	c.ex = exchange{tab: tab, rule: ru, start: start}
-	if ru.forward == nil || len(ru.forward.groups) == 0 || p.cfg.MaxBodyBytes > 0 && r.ContentLength > p.cfg.MaxBodyBytes {
+	// parseRequestString lets no request with a body this far (a
+	// Content-Length other than 0 goes to the goroutine path), so
+	// MaxBodyBytes cannot apply here.
+	if ru.forward == nil || len(ru.forward.groups) == 0 {
 		// A fixed response, a redirect or an error page: no I/O, so the
 		// listener's own code writes it into memory.
 		c.beginAnswer()
@@ -815,8 +815,9 @@ func (c *evClient) send(fresh bool) {
 	if !fresh {
 		ac.ep.Begin()
 		be.begin()
-		be.inst.Request()
-		if be.timed {
+		c.begun = true
+		if be.inst != nil {
+			be.inst.Request()
 			c.sent = time.Now()
 		}
 	}
@@ -841,16 +842,26 @@ func (c *evClient) send(fresh bool) {
 	}
 }
 
+// release undoes send's ac.ep.Begin and ac.be.begin, once per Begin,
+// whatever state the forward reached.
+func (c *evClient) release() {
+	if !c.begun {
+		return
+	}
+	c.begun = false
+	c.ac.ep.Done()
+	c.ac.be.end()
+}
+
 // failed ends an attempt that got no answer: a retry on another target
 // when allowed, else an error page. t is closed already.
 func (c *evClient) failed(err error) {
 	ac := &c.ac
 	be := ac.be
-	if be.timed {
+	if be.inst != nil {
 		be.inst.Failed(time.Since(c.sent))
 	}
-	ac.ep.Done()
-	be.end()
+	c.release()
 	c.t = nil
 	status, o, reason, unsent := evFailure(err)
 	c.lp.p.report(ac.g.name, ac.ep.Addr, o, reason)
@@ -991,9 +1002,10 @@ func (c *evClient) close() {
 		c.t = nil
 		t.c = nil
 		t.close()
-		c.ac.ep.Done()
-		c.ac.be.end()
 	}
+	// Apart from c.t: a panic between Begin and setting c.t (in send)
+	// leaves no target, and the counts must come back all the same.
+	c.release()
 	if c.sc != nil {
 		c.ci.scratch = nil
 		*c.sc = scratch{}
@@ -1184,7 +1196,7 @@ func (lp *evLoop) dropPool(be *backend) {
 }
 
 func (t *evTarget) opened() {
-	if t.be.timed {
+	if t.be.inst != nil {
 		t.be.inst.Opened()
 	}
 }
@@ -1361,7 +1373,6 @@ func (t *evTarget) head() {
 		return
 	}
 	t.off += len(head)
-	t.lp.waiting.remove(t)
 	t.answered(resp.StatusCode)
 	c.bodyLeft = resp.ContentLength
 	if c.r.Method == http.MethodHead || c.bodyLeft < 0 {
@@ -1383,7 +1394,7 @@ func (t *evTarget) answered(status int) {
 	t.lp.waiting.remove(t)
 	t.deadline = time.Time{}
 	ac := &c.ac
-	if be := ac.be; be.timed {
+	if be := ac.be; be.inst != nil {
 		be.inst.Response(status, time.Since(c.sent))
 	}
 	if !c.t0.IsZero() {
@@ -1666,7 +1677,6 @@ func (t *evTarget) body() {
 // off.
 func (t *evTarget) endBody(complete bool) {
 	c := t.c
-	lp := t.lp
 	extra := t.n > t.off
 	c.t = nil
 	t.c = nil
@@ -1675,9 +1685,7 @@ func (t *evTarget) endBody(complete bool) {
 	} else {
 		t.close()
 	}
-	c.ac.ep.Done()
-	c.ac.be.end()
-	_ = lp
+	c.release()
 	if c.raw {
 		c.raw = false
 		if !complete {
@@ -1716,7 +1724,7 @@ func (t *evTarget) close() {
 	t.lp.waiting.remove(t)
 	t.lp.forget(t.fd)
 	unix.Close(t.fd)
-	if t.be.timed && !t.connecting {
+	if t.be.inst != nil && !t.connecting {
 		t.be.inst.Closed()
 	}
 }
@@ -1739,7 +1747,7 @@ func (t *evTarget) escape() {
 	lp.forget(t.fd)
 	be := c.ac.be
 	tc, terr := fdConn(t.fd)
-	if terr == nil && be.timed {
+	if terr == nil && be.inst != nil {
 		tc = &countedConn{Conn: tc, inst: be.inst}
 	}
 	// The client's bytes after this request's head stay for the goroutine.
@@ -1756,6 +1764,7 @@ func (t *evTarget) escape() {
 	r.URL = &u
 	ex := c.ex
 	ac := c.ac
+	c.begun = false // the goroutine below releases ac from here on
 	ci := c.ci
 	h := c.h
 	c.sc = nil
@@ -1781,10 +1790,27 @@ func (t *evTarget) escape() {
 	fs.mu.Unlock()
 	reuse, sent := t.reuse, c.sent
 	go func() {
+		// Until fc.serve takes over, this goroutine owns nc, tc, fc's place
+		// in fs and ac's counts; after a panic it gives them all back, as
+		// fastConn.serve does, or Shutdown would wait for fc forever.
+		owned, tcOwned, acOwned := true, true, true
 		defer func() {
 			if v := recover(); v != nil {
-				fs.l.p.log.Error("panic serving a request", "panic", v)
+				fs.l.p.log.Error("panic serving a request", "panic", fmt.Sprint(v))
 			}
+			if !owned {
+				return
+			}
+			if tcOwned {
+				tc.Close()
+			}
+			if acOwned {
+				ac.ep.Done()
+				ac.be.end()
+			}
+			nc.Close()
+			fs.forget(fc)
+			fs.wg.Done()
 		}()
 		hc := &h1conn{c: &preConn{Conn: tc, pre: pre}, reuse: reuse, h: make(http.Header, 16)}
 		hc.n = int64(len(pre))
@@ -1804,15 +1830,19 @@ func (t *evTarget) escape() {
 		resp, err := be.readResponseH1(hc, &sc.out.req, hr)
 		if err == nil {
 			tc.SetReadDeadline(time.Time{})
-			if be.timed {
+			if be.inst != nil {
 				be.inst.Response(resp.StatusCode, time.Since(sent))
 			}
+			acOwned = false // relay releases ac, even when it panics
 			fs.l.p.relay(w, &ex, resp, ac)
+			tcOwned = false // pooled or closed by the body's end
 		} else {
+			tcOwned = false
 			tc.Close()
-			if be.timed {
+			if be.inst != nil {
 				be.inst.Failed(time.Since(sent))
 			}
+			acOwned = false
 			ac.ep.Done()
 			be.end()
 			status, o, reason, _ := failure(err)
@@ -1829,11 +1859,9 @@ func (t *evTarget) escape() {
 		*sc = scratch{}
 		scratchPool.Put(sc)
 		if ferr != nil || w.closeAfter {
-			nc.Close()
-			fs.forget(fc)
-			fs.wg.Done()
-			return
+			return // the deferred function closes nc and lets fc go
 		}
+		owned = false
 		fc.src.pre = rest
 		fc.serve()
 	}()
@@ -1886,44 +1914,4 @@ func (l *evList) remove(t *evTarget) {
 		t.next.prev = t.prev
 	}
 	t.prev, t.next = nil, nil
-}
-
-// Head verdicts of findHead.
-const (
-	headWhole = iota
-	headIncomplete
-	headFallback
-)
-
-// findHead finds a whole request head at the start of buf, as readHead
-// does for the goroutine path; size is the buffer's capacity.
-func findHead(buf []byte, size int) ([]byte, int) {
-	if buf[0] < 'A' || buf[0] > 'Z' {
-		return nil, headFallback
-	}
-	if bytes.HasPrefix(buf, []byte("PRI ")) {
-		return nil, headFallback
-	}
-	if i := bytes.Index(buf, []byte("\r\n\r\n")); i >= 0 {
-		if bytes.Contains(buf[:i], []byte("\n\n")) {
-			return nil, headFallback
-		}
-		return buf[:i+4], headWhole
-	}
-	if bytes.Contains(buf, []byte("\n\n")) || len(buf) >= size {
-		return nil, headFallback
-	}
-	return nil, headIncomplete
-}
-
-// requestIDInto makes a request id in b, without allocating; the string
-// is valid while b is not reused.
-func requestIDInto(b *[32]byte) string {
-	var raw [16]byte
-	x, y := rand.Uint64(), rand.Uint64()
-	for i := range 8 {
-		raw[i], raw[8+i] = byte(x>>(8*i)), byte(y>>(8*i))
-	}
-	hex.Encode(b[:], raw[:])
-	return unsafe.String(&b[0], len(b))
 }

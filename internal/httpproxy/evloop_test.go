@@ -532,8 +532,6 @@ func FuzzAppendRequest(f *testing.F) {
 // goroutine per connection as before the event loop: pipelined requests,
 // 503, 504 and the handoff to net/http all work there too.
 func TestGoroutinePath(t *testing.T) {
-	envNoEventLoop = true
-	defer func() { envNoEventLoop = false }()
 	b := newBackend(t, "a", func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path == "/slow" {
 			select {
@@ -552,7 +550,7 @@ func TestGoroutinePath(t *testing.T) {
 		l.RequestTimeout = model.Duration(time.Second)
 		l.Rules = []model.Rule{{Priority: 1, Conditions: model.Conditions{Path: []string{"/empty"}},
 			Action: model.Action{Forward: &model.Forward{TargetGroups: []model.WeightedTargetGroup{{Name: "empty"}}}}}}
-	})
+	}, noEventLoop(true))
 	e.p.mu.Lock()
 	loops := len(e.p.listeners["127.0.0.1:"+strconv.Itoa(e.port)].fast.loops)
 	e.p.mu.Unlock()
@@ -581,9 +579,13 @@ func TestGoroutinePath(t *testing.T) {
 }
 
 // panicInst panics when a request goes to a target of group "boom".
-type panicInst struct{ noInstruments }
+type panicInst struct{}
 
-func (panicInst) Request() { panic("instrument broke") }
+func (panicInst) Request()                    { panic("instrument broke") }
+func (panicInst) Response(int, time.Duration) {}
+func (panicInst) Failed(time.Duration)        {}
+func (panicInst) Opened()                     {}
+func (panicInst) Closed()                     {}
 
 // TestEventLoopSurvivesPanic: a panic while serving one request closes
 // that client's connection only; the loop goes on serving the others and
@@ -618,6 +620,15 @@ func TestEventLoopSurvivesPanic(t *testing.T) {
 	victim.send("GET /boom HTTP/1.1\r\nHost: x\r\n\r\n")
 	if _, err := victim.br.ReadByte(); err == nil {
 		t.Fatal("the connection whose request panicked got an answer")
+	}
+	// The panic came after Begin: closing the connection gives the counts
+	// back, or the target would look busy (and never drain) for good.
+	ep := e.p.reg.Group("boom").Find(boom.addr)
+	if ep == nil {
+		t.Fatal("no endpoint for the boom target")
+	}
+	if a, n := ep.Active(), inflight(e, boom); a != 0 || n != 0 {
+		t.Errorf("after the panic: endpoint Active() = %d, backend inflight = %d, want 0 and 0", a, n)
 	}
 	for i, rc := range others {
 		rc.send("GET / HTTP/1.1\r\nHost: x\r\n\r\n")

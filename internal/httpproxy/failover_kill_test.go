@@ -74,15 +74,13 @@ func killableTarget(t *testing.T) (model.Target, func()) {
 func TestFailoverUnderLoad(t *testing.T) {
 	for _, noLoop := range []bool{false, true} {
 		t.Run(fmt.Sprintf("noEventLoop=%v", noLoop), func(t *testing.T) {
-			envNoEventLoop = noLoop
-			defer func() { envNoEventLoop = false }()
 			var targets []model.Target
 			var kills []func()
 			for range 3 {
 				tg, kill := killableTarget(t)
 				targets, kills = append(targets, tg), append(kills, kill)
 			}
-			e := newEnv(t, "", func(st *model.State) { st.TargetGroups[0].Targets = targets })
+			e := newEnv(t, "", func(st *model.State) { st.TargetGroups[0].Targets = targets }, noEventLoop(noLoop))
 			url := fmt.Sprintf("http://127.0.0.1:%d/", e.port)
 			tr := &http.Transport{MaxIdleConnsPerHost: 32}
 			defer tr.CloseIdleConnections()

@@ -314,7 +314,11 @@ var writerPool = sync.Pool{New: func() any { return bufio.NewWriterSize(nil, 8<<
 // readHead returns the request head (through the blank line) from br
 // without consuming it; errFallback when it does not fit or does not
 // look like HTTP/1.1.
-func readHead(br *bufio.Reader) ([]byte, error) {
+func readHead(br *bufio.Reader) ([]byte, error) { return peekHead(br, findHead) }
+
+// peekHead peeks at more of br until find decides on what is buffered:
+// the head, or errFallback; br's own error when it ends first.
+func peekHead(br *bufio.Reader, find func(buf []byte, size int) ([]byte, int)) ([]byte, error) {
 	n := 1
 	for {
 		if _, err := br.Peek(n); err != nil {
@@ -324,26 +328,52 @@ func readHead(br *bufio.Reader) ([]byte, error) {
 			return nil, err
 		}
 		buf, _ := br.Peek(br.Buffered())
-		if buf[0] < 'A' || buf[0] > 'Z' {
-			return nil, errFallback // a stray CRLF or garbage: net/http answers 400
-		}
-		if bytes.HasPrefix(buf, []byte("PRI ")) {
-			return nil, errFallback // the h2c preface
-		}
-		if i := bytes.Index(buf, []byte("\r\n\r\n")); i >= 0 {
-			if bytes.Contains(buf[:i], []byte("\n\n")) {
-				return nil, errFallback // bare LF line ends
-			}
-			return buf[:i+4], nil
-		}
-		if bytes.Contains(buf, []byte("\n\n")) {
-			return nil, errFallback // bare LF line ends, which net/http accepts
-		}
-		if len(buf) >= br.Size() {
+		switch head, verdict := find(buf, br.Size()); verdict {
+		case headWhole:
+			return head, nil
+		case headFallback:
 			return nil, errFallback
 		}
 		n = len(buf) + 1
 	}
+}
+
+// Head verdicts of findHead and findHeadEnd.
+const (
+	headWhole = iota
+	headIncomplete
+	headFallback
+)
+
+// findHead finds a whole request head at the start of buf (not empty),
+// for the event loop and, through readHead, the goroutine path; size is
+// the buffer's capacity.
+func findHead(buf []byte, size int) ([]byte, int) {
+	if buf[0] < 'A' || buf[0] > 'Z' {
+		return nil, headFallback // a stray CRLF or garbage: net/http answers 400
+	}
+	if bytes.HasPrefix(buf, []byte("PRI ")) {
+		return nil, headFallback // the h2c preface
+	}
+	head, verdict := findHeadEnd(buf, size)
+	if verdict == headWhole && bytes.Contains(head, []byte("\n\n")) {
+		return nil, headFallback // bare LF line ends
+	}
+	return head, verdict
+}
+
+// findHeadEnd finds the blank line that ends a head (a request's or an
+// answer's) at the start of buf; size is the buffer's capacity. A head
+// with bare LF line ends, which net/http accepts, or one that fills the
+// buffer is left to net/http.
+func findHeadEnd(buf []byte, size int) ([]byte, int) {
+	if i := bytes.Index(buf, []byte("\r\n\r\n")); i >= 0 {
+		return buf[:i+4], headWhole
+	}
+	if bytes.Contains(buf, []byte("\n\n")) || len(buf) >= size {
+		return nil, headFallback
+	}
+	return nil, headIncomplete
 }
 
 // parseRequest fills r (reusing u and h, with the header's values in

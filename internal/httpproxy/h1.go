@@ -2,13 +2,11 @@ package httpproxy
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"errors"
 	"io"
 	"net"
 	"net/http"
-	"runtime"
 	"strings"
 	"sync"
 	"time"
@@ -158,10 +156,6 @@ func (b *backend) exchangeH1(c *h1conn, out *http.Request, timeout time.Duration
 	if err := c.bw.Flush(); err != nil {
 		return nil, err
 	}
-	// Let the other runnable requests go first: by the time this one reads,
-	// the answer has often arrived, and the read neither fails with EAGAIN
-	// nor parks the goroutine on the poller.
-	runtime.Gosched()
 	// A client that leaves does not cut the wait short (HAProxy's default,
 	// "abortonclose" off): the answer is read, within request_timeout, and
 	// the connection goes back to the pool.
@@ -239,29 +233,11 @@ func (b *backend) readResponseH1(c *h1conn, out *http.Request, hr *h1resp) (*htt
 // peekResponseHead returns the answer's head (through the blank line)
 // from br without consuming it; errFallback when it does not fit in br.
 func peekResponseHead(br *bufio.Reader) ([]byte, error) {
-	n := 1
-	for {
-		if _, err := br.Peek(n); err != nil {
-			if errors.Is(err, bufio.ErrBufferFull) {
-				return nil, errFallback
-			}
-			if br.Buffered() > 0 {
-				return nil, errFallback // a part of an answer: net/http says what is wrong
-			}
-			return nil, err
-		}
-		buf, _ := br.Peek(br.Buffered())
-		if i := bytes.Index(buf, []byte("\r\n\r\n")); i >= 0 {
-			return buf[:i+4], nil
-		}
-		if bytes.Contains(buf, []byte("\n\n")) {
-			return nil, errFallback // bare LF line ends
-		}
-		if len(buf) >= br.Size() {
-			return nil, errFallback
-		}
-		n = len(buf) + 1
+	head, err := peekHead(br, findHeadEnd)
+	if err != nil && !errors.Is(err, errFallback) && br.Buffered() > 0 {
+		return nil, errFallback // a part of an answer: net/http says what is wrong
 	}
+	return head, err
 }
 
 // parseResponse fills resp from an answer's head (through the blank line)

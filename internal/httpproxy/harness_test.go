@@ -127,10 +127,12 @@ type env struct {
 	mu   sync.Mutex
 }
 
-// envNoEventLoop makes newEnv's proxies serve plain listeners with a
-// goroutine per connection (Config.NoEventLoop); set by tests that check
-// that path, which are not parallel.
-var envNoEventLoop bool
+// envOption changes the Config that newEnv gives New.
+type envOption func(*Config)
+
+// noEventLoop makes newEnv's proxy serve plain listeners with a goroutine
+// per connection (Config.NoEventLoop) when on.
+func noEventLoop(on bool) envOption { return func(c *Config) { c.NoEventLoop = on } }
 
 func zones() []model.Zone {
 	return []model.Zone{{Name: "a", Region: "r"}, {Name: "b", Region: "r"}}
@@ -138,8 +140,9 @@ func zones() []model.Zone {
 
 // newEnv starts a proxy for a node in zone with one load balancer "lb" and
 // an http listener whose default action forwards to group "web" (targets
-// as given, protocol http) unless mut changes it.
-func newEnv(t testing.TB, zone string, mut func(st *model.State)) *env {
+// as given, protocol http) unless mut changes it. opts change the proxy's
+// Config.
+func newEnv(t testing.TB, zone string, mut func(st *model.State), opts ...envOption) *env {
 	t.Helper()
 	e := &env{t: t, rec: &recorder{}, inst: &instRecorder{}, port: freePort(t), now: t0, hs: map[state.Key]state.Status{}}
 	st := &model.State{
@@ -161,17 +164,22 @@ func newEnv(t testing.TB, zone string, mut func(st *model.State)) *env {
 		mut(st)
 	}
 	e.st = st
-	e.p = New(Config{Zone: zone, Health: e.rec, Instruments: e.inst.For, NoEventLoop: envNoEventLoop, Now: func() time.Time {
+	cfg := Config{Zone: zone, Health: e.rec, Instruments: e.inst.For, Now: func() time.Time {
 		e.mu.Lock()
 		defer e.mu.Unlock()
 		return e.now
-	}})
+	}}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	e.p = New(cfg)
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		if err := e.p.Shutdown(ctx); err != nil {
 			t.Errorf("Shutdown: %v", err)
 		}
+		e.inst.checkClosed(t)
 	})
 	tr := &http.Transport{MaxIdleConnsPerHost: 16}
 	t.Cleanup(tr.CloseIdleConnections)
@@ -312,3 +320,16 @@ func (c *countingInst) Response(status int, _ time.Duration) {
 func (c *countingInst) Failed(time.Duration) { c.failed.Add(1) }
 func (c *countingInst) Opened()              { c.opened.Add(1) }
 func (c *countingInst) Closed()              { c.closed.Add(1) }
+
+// checkClosed reports a target whose instruments saw more connections
+// opened than closed: after Shutdown every target connection is closed.
+func (r *instRecorder) checkClosed(t testing.TB) {
+	t.Helper()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for k, c := range r.m {
+		if o, cl := c.opened.Load(), c.closed.Load(); o != cl {
+			t.Errorf("after Shutdown, target %s: %d connections opened, %d closed; want as many closed", k, o, cl)
+		}
+	}
+}

@@ -86,15 +86,6 @@ type Instruments interface {
 	Closed()
 }
 
-// noInstruments counts nothing.
-type noInstruments struct{}
-
-func (noInstruments) Request()                    {}
-func (noInstruments) Response(int, time.Duration) {}
-func (noInstruments) Failed(time.Duration)        {}
-func (noInstruments) Opened()                     {}
-func (noInstruments) Closed()                     {}
-
 // Proxy serves the http and https listeners of the views it is given.
 // Apply, Refresh and Shutdown are called from one goroutine (the owner);
 // requests are served concurrently by the listeners' goroutines.

@@ -16,6 +16,7 @@ import (
 	"sync"
 	"syscall"
 	"time"
+	"unsafe"
 
 	"github.com/switchboard/switchboard/internal/balance"
 	"github.com/switchboard/switchboard/internal/health"
@@ -352,13 +353,19 @@ func saneRequestID(v []string) bool {
 	return true
 }
 
-func newRequestID() string {
-	var b [16]byte
+// newRequestID makes a request id: 32 hex digits of 128 random bits.
+func newRequestID() string { return requestIDInto(new([32]byte)) }
+
+// requestIDInto makes a request id in b, without allocating; the string
+// is valid while b is not reused.
+func requestIDInto(b *[32]byte) string {
+	var raw [16]byte
 	x, y := rand.Uint64(), rand.Uint64()
 	for i := range 8 {
-		b[i], b[8+i] = byte(x>>(8*i)), byte(y>>(8*i))
+		raw[i], raw[8+i] = byte(x>>(8*i)), byte(y>>(8*i))
 	}
-	return hex.EncodeToString(b[:])
+	hex.Encode(b[:], raw[:])
+	return unsafe.String(&b[0], len(b))
 }
 
 var bufPool = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}
@@ -504,9 +511,9 @@ func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, ex *exchange, ci
 		ex.target, ex.zone = ep.Addr, ep.Zone
 		ep.Begin()
 		be.begin()
-		be.inst.Request()
 		var sent time.Time
-		if be.timed {
+		if be.inst != nil {
+			be.inst.Request()
 			sent = time.Now()
 		}
 		var err error
@@ -516,12 +523,12 @@ func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, ex *exchange, ci
 			resp, err = be.tr.RoundTrip(out)
 		}
 		if err == nil {
-			if be.timed {
+			if be.inst != nil {
 				be.inst.Response(resp.StatusCode, time.Since(sent))
 			}
 			break
 		}
-		if be.timed {
+		if be.inst != nil {
 			be.inst.Failed(time.Since(sent))
 		}
 		ep.Done()

@@ -18,13 +18,11 @@ import (
 func TestRequestTimeout408(t *testing.T) {
 	for _, noLoop := range []bool{false, true} {
 		t.Run("noEventLoop="+strconv.FormatBool(noLoop), func(t *testing.T) {
-			envNoEventLoop = noLoop
-			defer func() { envNoEventLoop = false }()
 			b := newBackend(t, "a", nil)
 			e := newEnv(t, "", func(st *model.State) {
 				st.TargetGroups[0].Targets = []model.Target{b.target("a")}
 				st.LoadBalancers[0].Listeners[0].IdleTimeout = model.Duration(time.Second)
-			})
+			}, noEventLoop(noLoop))
 			e.get("/") // serving
 			addr := "127.0.0.1:" + strconv.Itoa(e.port)
 			read := func(send string) string {
