@@ -136,8 +136,10 @@ func benchEnv(b testing.TB, opts ...envOption) *env {
 // BenchmarkProxyRequest is the full request path over loopback: HTTP/1.1
 // parse, rule match, target pick, pooled round trip, copy back. The client
 // and target allocate nothing, so allocs/op is the proxy's.
-func BenchmarkProxyRequest(b *testing.B) {
-	e := benchEnv(b)
+func BenchmarkProxyRequest(b *testing.B) { benchRequests(b, benchEnv(b)) }
+
+// benchRequests sends GETs through e's proxy on one keep-alive connection.
+func benchRequests(b *testing.B, e *env) {
 	rc := newRawClient(b, "127.0.0.1:"+strconv.Itoa(e.port), "/index.html")
 	rc.do(b)
 	b.ReportAllocs()
@@ -146,23 +148,9 @@ func BenchmarkProxyRequest(b *testing.B) {
 	}
 }
 
-// BenchmarkProxyRequestNoEventLoop is BenchmarkProxyRequest on the
-// goroutine path (Config.NoEventLoop): a goroutine per client connection
-// and exchangeH1 to the target.
-func BenchmarkProxyRequestNoEventLoop(b *testing.B) {
-	e := benchEnv(b, noEventLoop(true))
-	rc := newRawClient(b, "127.0.0.1:"+strconv.Itoa(e.port), "/index.html")
-	rc.do(b)
-	b.ReportAllocs()
-	for b.Loop() {
-		rc.do(b)
-	}
-}
-
-// BenchmarkProxyRequestParallelNoEventLoop is
-// BenchmarkProxyRequestParallel on the goroutine path.
-func BenchmarkProxyRequestParallelNoEventLoop(b *testing.B) {
-	e := benchEnv(b, noEventLoop(true))
+// benchRequestsParallel sends GETs through e's proxy on 16 connections
+// per CPU.
+func benchRequestsParallel(b *testing.B, e *env) {
 	b.ReportAllocs()
 	b.SetParallelism(16)
 	b.RunParallel(func(pb *testing.PB) {
@@ -171,6 +159,17 @@ func BenchmarkProxyRequestParallelNoEventLoop(b *testing.B) {
 			rc.do(b)
 		}
 	})
+}
+
+// BenchmarkProxyRequestNoEventLoop is BenchmarkProxyRequest on the
+// goroutine path (Config.NoEventLoop): a goroutine per client connection
+// and exchangeH1 to the target.
+func BenchmarkProxyRequestNoEventLoop(b *testing.B) { benchRequests(b, benchEnv(b, noEventLoop(true))) }
+
+// BenchmarkProxyRequestParallelNoEventLoop is
+// BenchmarkProxyRequestParallel on the goroutine path.
+func BenchmarkProxyRequestParallelNoEventLoop(b *testing.B) {
+	benchRequestsParallel(b, benchEnv(b, noEventLoop(true)))
 }
 
 // BenchmarkProxyRequestBrowser is BenchmarkProxyRequest with a browser's
@@ -198,26 +197,11 @@ func BenchmarkProxyRequestNetHTTP(b *testing.B) {
 	e.p.Shutdown(context.Background())
 	e.p = New(Config{NoFastPath: true})
 	e.apply()
-	rc := newRawClient(b, "127.0.0.1:"+strconv.Itoa(e.port), "/index.html")
-	rc.do(b)
-	b.ReportAllocs()
-	for b.Loop() {
-		rc.do(b)
-	}
+	benchRequests(b, e)
 }
 
 // BenchmarkProxyRequestParallel is the same with many connections.
-func BenchmarkProxyRequestParallel(b *testing.B) {
-	e := benchEnv(b)
-	b.ReportAllocs()
-	b.SetParallelism(16)
-	b.RunParallel(func(pb *testing.PB) {
-		rc := newRawClient(b, "127.0.0.1:"+strconv.Itoa(e.port), "/index.html")
-		for pb.Next() {
-			rc.do(b)
-		}
-	})
-}
+func BenchmarkProxyRequestParallel(b *testing.B) { benchRequestsParallel(b, benchEnv(b)) }
 
 // matchInput is a request as the server hands it to the handler.
 func matchInput() (*http.Request, netip.Addr) {

@@ -74,10 +74,8 @@ func (m *Metrics) Proxy() *Proxy { return m.proxy }
 // Dataplane is the kernel data planes' instruments.
 func (m *Metrics) Dataplane() *Dataplane { return m.dataplane }
 
-// Names returns the name of every metric family this package declares
-// (switchboard_*, without the Go runtime's and the process's), sorted. A
-// histogram's family name is given once, without _bucket, _sum or _count.
-func Names() []string {
+// descs returns the Desc of every metric this package declares.
+func descs() []*prometheus.Desc {
 	m := New(Sources{})
 	ch := make(chan *prometheus.Desc)
 	go func() {
@@ -86,8 +84,19 @@ func Names() []string {
 		}
 		close(ch)
 	}()
-	var names []string
+	var out []*prometheus.Desc
 	for d := range ch {
+		out = append(out, d)
+	}
+	return out
+}
+
+// Names returns the name of every metric family this package declares
+// (switchboard_*, without the Go runtime's and the process's), sorted. A
+// histogram's family name is given once, without _bucket, _sum or _count.
+func Names() []string {
+	var names []string
+	for _, d := range descs() {
 		// Desc has no accessor for its name; its String form is stable:
 		// Desc{fqName: "NAME", help: …}.
 		s := d.String()

@@ -375,16 +375,8 @@ func TestNamesFollowConventions(t *testing.T) {
 	}
 
 	// Help: every Desc's String form carries help: "…" (see Names).
-	m := New(Sources{})
-	ch := make(chan *prometheus.Desc)
-	go func() {
-		for _, c := range []prometheus.Collector{m.health, m.proxy, m.dataplane, newStateCollector(Sources{}), NewVIPCollector(nil)} {
-			c.Describe(ch)
-		}
-		close(ch)
-	}()
 	described := 0
-	for d := range ch {
+	for _, d := range descs() {
 		described++
 		if s := d.String(); strings.Contains(s, `help: ""`) || !strings.Contains(s, `help: "`) {
 			t.Errorf("%s has no help text", s)
@@ -395,7 +387,7 @@ func TestNamesFollowConventions(t *testing.T) {
 	}
 
 	// Types: a Desc does not carry one, so check what a registry gathers.
-	fams, err := m.Registry().Gather()
+	fams, err := New(Sources{}).Registry().Gather()
 	if err != nil {
 		t.Fatalf("Gather: %v", err)
 	}
